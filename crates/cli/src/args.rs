@@ -1,0 +1,134 @@
+//! The command line, declared with clap. Help text is part of the product: it says what
+//! each command decides and which exit codes it uses.
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "homelab",
+    version,
+    about = "Operate a self-hosted Kubernetes platform safely",
+    long_about = "Operate a self-hosted Kubernetes platform safely.\n\nStart with `homelab demo` (no cluster needed). Configuration: ~/.config/homelab/config.toml (or $HOMELAB_CONFIG); flags and environment variables override it.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Kubernetes upgrades: the compat gate, cluster snapshots, removed-API scans.
+    Upgrade {
+        #[command(subcommand)]
+        cmd: UpgradeCmd,
+    },
+    /// Run the main job on bundled examples, no cluster needed.
+    Demo,
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpgradeCmd {
+    /// May the cluster upgrade to TARGET now? Exit 0 safe, 2 actionable block, 3 gate error, 4 held.
+    #[command(long_about = "May the cluster upgrade to TARGET now?\n\n\
+        Checks the addon compat matrix, deprecated APIs in use (Prometheus \
+        apiserver_requested_deprecated_apis), containerd floors and version skew, from the live \
+        cluster or a snapshot file. Each reason is one stdout line starting with its tag: \
+        [ACTIONABLE] (something to do now), [WAITING] (no released addon version supports the \
+        target yet) or [PINNED] (held on purpose in the matrix).\n\n\
+        Exit codes: 0 safe, 2 blocked (actionable), 3 the gate itself failed (bad input, \
+        cluster unreachable), 4 held (any WAITING or PINNED reason; held wins).")]
+    Gate(GateArgs),
+    /// Write the cluster facts the gate uses (nodes, matrix workloads, deprecated APIs) as JSON.
+    Snapshot(SnapshotArgs),
+    /// Find objects using Kubernetes APIs removed at or before TARGET in manifest files. Exit 0 clean, 1 found, 2 error.
+    Apis(ApisArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Target Kubernetes version: 1.36, 1.36.2 or v1.36.2.
+    #[arg(long, value_name = "VERSION")]
+    pub target: String,
+    /// Compat matrix (addon-compat.json format), or - for stdin. Default: $HOMELAB_MATRIX, config upgrade.matrix, ./addon-compat.json.
+    #[arg(long, value_name = "FILE|-")]
+    pub matrix: Option<PathBuf>,
+    /// Read cluster facts from a snapshot file (or - for stdin) instead of the live cluster.
+    #[arg(long, value_name = "FILE|-")]
+    pub snapshot: Option<PathBuf>,
+    /// Print {verdict, exit_code, reasons:[{tag, kind, subject, message, hint, source}]} as JSON.
+    #[arg(long, conflicts_with = "explain")]
+    pub json: bool,
+    /// Print a human explanation of the verdict instead of the tagged reason lines.
+    #[arg(long)]
+    pub explain: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The matrix whose workloads to record (same default as `upgrade gate`).
+    #[arg(long, value_name = "FILE|-")]
+    pub matrix: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// How to reach the live cluster and Prometheus.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig file. Otherwise: in-cluster service account, then $KUBECONFIG, then ~/.kube/config.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use (default: the current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Prometheus base URL for apiserver_requested_deprecated_apis (env PROM, config upgrade.prometheus).
+    #[arg(long, env = "PROM", value_name = "URL", hide_env_values = true)]
+    pub prometheus: Option<String>,
+    /// Give up on the live cluster after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ApisArgs {
+    /// Kubernetes version to check against: APIs removed in it or earlier are reported.
+    #[arg(long, value_name = "VERSION")]
+    pub target: String,
+    /// Print {target, findings, errors, skipped} as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Files or directories (searched recursively for .yaml, .yml, .json), or - for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn completions(shell: Shell) {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "homelab", &mut std::io::stdout());
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

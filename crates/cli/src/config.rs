@@ -1,0 +1,81 @@
+//! `~/.config/homelab/config.toml`: defaults that are personal to an installation
+//! (addresses, paths), so none is compiled in. Precedence everywhere: flag, then
+//! environment, then this file, then a built-in neutral default.
+//!
+//! ```toml
+//! [upgrade]
+//! matrix = "/etc/homelab/addon-compat.json"
+//! prometheus = "http://prometheus.monitoring.svc:9090"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub upgrade: UpgradeConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeConfig {
+    pub matrix: Option<PathBuf>,
+    pub prometheus: Option<String>,
+}
+
+/// `$HOMELAB_CONFIG`, else `$XDG_CONFIG_HOME/homelab/config.toml`, else
+/// `~/.config/homelab/config.toml`.
+pub fn path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HOMELAB_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+        return Some(Path::new(&x).join("homelab/config.toml"));
+    }
+    std::env::var_os("HOME").map(|h| Path::new(&h).join(".config/homelab/config.toml"))
+}
+
+/// Loads the config; a missing file is an empty config, a broken one an error.
+pub fn load() -> Result<Config> {
+    let Some(path) = path() else {
+        return Ok(Config::default());
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
+    };
+    parse(&text).with_context(|| format!("invalid config {}", path.display()))
+}
+
+fn parse(text: &str) -> Result<Config> {
+    toml::from_str(text).map_err(|e| {
+        // toml's message spans several lines (with a source excerpt); keep the gist.
+        let msg = e.message().to_owned();
+        match e.span() {
+            Some(span) => {
+                let line = 1 + text[..span.start.min(text.len())].matches('\n').count();
+                anyhow::anyhow!("line {line}: {msg}")
+            }
+            None => anyhow::anyhow!("{msg}"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses_unknown_keys() {
+        let c = parse("[upgrade]\nmatrix = \"/m.json\"\nprometheus = \"http://p:9090\"\n").unwrap();
+        assert_eq!(c.upgrade.matrix.unwrap(), PathBuf::from("/m.json"));
+        let e = parse("[upgrade]\nmatrx = 1\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 2:"), "{e}");
+        assert!(parse("").unwrap().upgrade.prometheus.is_none());
+    }
+}

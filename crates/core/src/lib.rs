@@ -1,0 +1,20 @@
+//! # homelab-core
+//!
+//! Pure domain logic for the homelab platform: data in, decisions out. This crate does no
+//! I/O, spawns no threads and has no async runtime; `cargo xtask ci` fails if its normal
+//! dependency tree ever contains tokio, kube, tonic, hyper, reqwest, sqlx, vaultrs or
+//! russh. Adapters that fetch the data live in the other `homelab-*` crates.
+//!
+//! - [`version`]: Kubernetes and addon version numbers.
+//! - [`upgrade`]: the compat gate (`homelab upgrade gate`), its matrix and snapshot
+//!   formats, the built-in removed-API table and the manifest API scan.
+//! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
+//!
+//! Later capabilities land here as modules of the same kind: the flow edge model, the
+//! secret reference grammar and output decision, the ingress factory and the policy rules.
+
+#![forbid(unsafe_code)]
+
+pub mod manifest;
+pub mod upgrade;
+pub mod version;

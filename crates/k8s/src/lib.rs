@@ -1,0 +1,61 @@
+//! `homelab-k8s`: the live side of the compat gate — a [`ClusterSnapshot`] collected from a
+//! running cluster through kube-rs, plus the deprecated-API requests Prometheus saw.
+//!
+//! ```no_run
+//! # async fn run(matrix: &homelab_core::upgrade::CompatMatrix) -> Result<(), Box<dyn std::error::Error>> {
+//! use homelab_k8s::{KubeconfigOptions, PrometheusClient, SnapshotCollector};
+//!
+//! let client = homelab_k8s::connect(&KubeconfigOptions::default()).await?;
+//! let prometheus = PrometheusClient::new("http://prometheus.monitoring:9090")?;
+//! let snapshot = SnapshotCollector::new(client).collect(matrix, Some(&prometheus)).await?;
+//! println!("{}", snapshot.to_json_pretty());
+//! # Ok(()) }
+//! ```
+//!
+//! * Configuration: [`choose_kubeconfig_source`] decides (explicit `--kubeconfig`, then the
+//!   in-cluster service account, then `KUBECONFIG`, then `~/.kube/config`); [`connect`]
+//!   applies it and honours a `--context`.
+//! * Collection: [`SnapshotCollector::collect`] fetches the node list and every matrix
+//!   workload concurrently; a missing workload is left out (the gate reports it
+//!   unreadable), any other API failure is a [`K8sError`]. Prometheus failures never fail
+//!   the collection: they become `deprecated_api_requests: None` with the reason.
+//! * Errors are typed and display as one line naming the endpoint and the cause, without
+//!   credentials.
+//! * Feature `fake`: [`fake::FakeApiServer`] and [`fake::FakePrometheus`], in-process HTTP
+//!   servers that speak the real Kubernetes and Prometheus JSON, for tests and benchmarks.
+//!
+//! # Kubernetes API version
+//!
+//! This crate enables the `v1_33` feature of `k8s-openapi` (the oldest API server this
+//! adapter targets), and every crate that depends on `homelab-k8s` inherits it:
+//! `k8s-openapi` allows exactly one version feature per build, so another crate in the
+//! same build must not enable a different one. The fields read here (`Node.status.nodeInfo`,
+//! node labels, the pod templates of `apps/v1` workloads) are stable across all versions.
+//!
+//! # TLS
+//!
+//! kube and reqwest use rustls; [`connect`] and [`PrometheusClient::new`] install the
+//! `ring` crypto provider as the process default if none is installed yet.
+
+#[cfg(feature = "fake")]
+pub mod fake;
+
+mod collect;
+mod error;
+mod kubeconfig;
+mod prometheus;
+
+pub use collect::{
+    CONTROL_PLANE_LABEL, DEFAULT_REQUEST_TIMEOUT, LEGACY_MASTER_LABEL, MAX_CONCURRENT_REQUESTS,
+    NO_PROMETHEUS_CONFIGURED, SnapshotCollector,
+};
+pub use error::{K8sError, PromError};
+pub use kubeconfig::{
+    API_READ_TIMEOUT, Connection, KubeconfigOptions, KubeconfigSource, SERVICE_ACCOUNT_TOKEN, choose_kubeconfig_source,
+    connect, connect_with_details,
+};
+pub use prometheus::{DEPRECATED_APIS_QUERY, PROMETHEUS_TIMEOUT, PrometheusClient};
+
+// Re-exported so callers name the same versions this crate was built with.
+pub use homelab_core::upgrade::ClusterSnapshot;
+pub use kube;
