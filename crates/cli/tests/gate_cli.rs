@@ -20,12 +20,7 @@ fn gate(home: &std::path::Path, extra: &[&str]) -> std::process::Command {
 #[test]
 fn shipped_matrix_is_held_with_tagged_lines() {
     let home = tempfile::tempdir().unwrap();
-    let m = example("addon-compat.json");
-    let s = example("cluster-snapshot.json");
-    let r = run(gate(
-        home.path(),
-        &["--target", "1.36", "--matrix", &m, "--snapshot", &s],
-    ));
+    let r = run(example_gate(home.path(), "1.36", &[]));
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert_eq!(r.stdout.lines().collect::<Vec<_>>(), HELD_LINES);
     assert!(
@@ -39,21 +34,10 @@ fn shipped_matrix_is_held_with_tagged_lines() {
 #[test]
 fn exit_code_is_independent_of_format() {
     let home = tempfile::tempdir().unwrap();
-    let m = example("addon-compat.json");
-    let s = example("cluster-snapshot.json");
     for (target, code, verdict) in [("1.36", 4, "held"), ("1.35.8", 0, "safe"), ("1.37", 4, "held")] {
-        let text = run(gate(
-            home.path(),
-            &["--target", target, "--matrix", &m, "--snapshot", &s],
-        ));
-        let json = run(gate(
-            home.path(),
-            &["--target", target, "--matrix", &m, "--snapshot", &s, "--json"],
-        ));
-        let explain = run(gate(
-            home.path(),
-            &["--target", target, "--matrix", &m, "--snapshot", &s, "--explain"],
-        ));
+        let text = run(example_gate(home.path(), target, &[]));
+        let json = run(example_gate(home.path(), target, &["--json"]));
+        let explain = run(example_gate(home.path(), target, &["--explain"]));
         assert_eq!(
             (text.code, json.code, explain.code),
             (code, code, code),
@@ -83,17 +67,7 @@ fn exit_code_is_independent_of_format() {
 #[test]
 fn safe_patch_prints_ok_line() {
     let home = tempfile::tempdir().unwrap();
-    let r = run(gate(
-        home.path(),
-        &[
-            "--target",
-            "v1.35.8",
-            "--matrix",
-            &example("addon-compat.json"),
-            "--snapshot",
-            &example("cluster-snapshot.json"),
-        ],
-    ));
+    let r = run(example_gate(home.path(), "v1.35.8", &[]));
     assert_eq!(r.code, 0);
     assert_eq!(r.stdout, "compat-gate OK: cluster is safe to upgrade to 1.35.8\n");
 }
@@ -101,18 +75,7 @@ fn safe_patch_prints_ok_line() {
 #[test]
 fn explain_groups_reasons() {
     let home = tempfile::tempdir().unwrap();
-    let r = run(gate(
-        home.path(),
-        &[
-            "--target",
-            "1.36",
-            "--matrix",
-            &example("addon-compat.json"),
-            "--snapshot",
-            &example("cluster-snapshot.json"),
-            "--explain",
-        ],
-    ));
+    let r = run(example_gate(home.path(), "1.36", &["--explain"]));
     assert_eq!(r.code, 4);
     for needle in [
         "Verdict: HELD",
@@ -276,18 +239,7 @@ fn bad_input_is_one_line_exit_3() {
 #[test]
 fn json_error_document_on_gate_error() {
     let home = tempfile::tempdir().unwrap();
-    let r = run(gate(
-        home.path(),
-        &[
-            "--target",
-            "nope",
-            "--matrix",
-            &example("addon-compat.json"),
-            "--snapshot",
-            &example("cluster-snapshot.json"),
-            "--json",
-        ],
-    ));
+    let r = run(example_gate(home.path(), "nope", &["--json"]));
     assert_eq!(r.code, 3);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["verdict"], "error");
@@ -300,17 +252,7 @@ fn invalid_config_is_reported_with_its_line() {
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("c.toml");
     std::fs::write(&cfg, "[upgrade]\nprometheus = \n").unwrap();
-    let mut c = gate(
-        home.path(),
-        &[
-            "--target",
-            "1.36",
-            "--matrix",
-            &example("addon-compat.json"),
-            "--snapshot",
-            &example("cluster-snapshot.json"),
-        ],
-    );
+    let mut c = example_gate(home.path(), "1.36", &[]);
     c.env("HOMELAB_CONFIG", &cfg);
     let r = run(c);
     assert_eq!(r.code, 3);

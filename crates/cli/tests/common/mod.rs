@@ -29,6 +29,22 @@ pub fn homelab(home: &Path) -> Command {
     c
 }
 
+/// `homelab upgrade gate --target T` on the bundled example matrix and snapshot.
+pub fn example_gate(home: &Path, target: &str, extra: &[&str]) -> Command {
+    let mut c = homelab(home);
+    c.args([
+        "upgrade",
+        "gate",
+        "--target",
+        target,
+        "--matrix",
+        &example("addon-compat.json"),
+    ])
+    .args(["--snapshot", &example("cluster-snapshot.json")])
+    .args(extra);
+    c
+}
+
 #[derive(Debug)]
 pub struct Run {
     pub code: i32,
