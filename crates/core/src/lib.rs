@@ -8,13 +8,17 @@
 //! - [`version`]: Kubernetes and addon version numbers.
 //! - [`upgrade`]: the compat gate (`homelab upgrade gate`), its matrix and snapshot
 //!   formats, the built-in removed-API table and the manifest API scan.
+//! - [`flows`]: the flow trail's edge model (Goldmane flows → namespace edges), the
+//!   bucket/cursor logic, `homelab edges` queries and renderings, policy derivation and
+//!   the digest.
 //! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
 //!
-//! Later capabilities land here as modules of the same kind: the flow edge model, the
-//! secret reference grammar and output decision, the ingress factory and the policy rules.
+//! Later capabilities land here as modules of the same kind: the secret reference
+//! grammar and output decision, the ingress factory and the policy rules.
 
 #![forbid(unsafe_code)]
 
+pub mod flows;
 pub mod manifest;
 pub mod upgrade;
 pub mod version;
