@@ -1,16 +1,19 @@
 //! `cargo xtask <task>`: the project's developer flows, in Rust so they run the same on
 //! every machine.
 //!
-//! - `ci`: dependency firewall, fmt check, clippy `-D warnings`, docs (`-D warnings`),
+//! - `ci`: dependency firewall, deploy manifests, fmt check, clippy `-D warnings`, docs (`-D warnings`),
 //!   doctests, then all tests with nextest. This is the README's test command and what
 //!   `.ci/run` calls.
 //! - `firewall`: only the dependency firewall.
+//! - `manifests`: check the deploy/ manifests (also part of `ci`).
 //! - `bench`: the criterion benchmarks (see BENCHMARKS.md).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+mod manifests;
 
 /// Crates that mean I/O or an async runtime; none may appear in homelab-core's normal
 /// dependency tree. Matched as the crate name or its `name-` prefix (`tokio-util`).
@@ -44,9 +47,10 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("firewall") => firewall(),
+        Some("manifests") => manifests::check(&workspace_root()),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | firewall | bench [criterion args]>");
+            eprintln!("usage: cargo xtask <ci | firewall | manifests | bench [criterion args]>");
             std::process::exit(2);
         }
     }
@@ -61,6 +65,7 @@ fn workspace_root() -> PathBuf {
 
 fn ci() -> Result<()> {
     firewall()?;
+    manifests::check(&workspace_root())?;
     step("fmt", &mut cargo(&["fmt", "--all", "--", "--check"]))?;
     step(
         "clippy",

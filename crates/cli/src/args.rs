@@ -29,6 +29,9 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: UpgradeCmd,
     },
+    /// Who talks to whom: query the flow trail's namespace edges.
+    #[command(args_conflicts_with_subcommands = true)]
+    Edges(Box<EdgesArgs>),
     /// Run the main job on bundled examples, no cluster needed.
     Demo,
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -131,4 +134,87 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// `homelab edges`: filters are AND-ed; rows come newest first_seen first.
+#[derive(Debug, Args)]
+pub struct EdgesArgs {
+    #[command(subcommand)]
+    pub cmd: Option<EdgesCmd>,
+    /// Edges touching NS in either direction.
+    #[arg(long, value_name = "NS")]
+    pub ns: Option<String>,
+    /// Edges from NS (its egress peers).
+    #[arg(long, value_name = "NS")]
+    pub src: Option<String>,
+    /// Edges to NS (its ingress peers).
+    #[arg(long, value_name = "NS")]
+    pub dst: Option<String>,
+    /// The distinct peer namespaces of NS (either direction), with the action.
+    #[arg(long, value_name = "NS", conflicts_with_all = ["ns", "src", "dst"])]
+    pub peers_of: Option<String>,
+    /// Only edges first seen since a duration ago (90s, 30m, 24h, 7d) or a date (YYYY-MM-DD, RFC 3339).
+    #[arg(long, value_name = "WHEN")]
+    pub new_since: Option<String>,
+    /// Only denied edges (blocked traffic, lateral-movement attempts).
+    #[arg(long)]
+    pub denied: bool,
+    /// JSON output (same as --format json).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Output format.
+    #[arg(long, value_parser = ["table", "json", "csv", "dot", "mermaid"], default_value = "table")]
+    pub format: String,
+    /// Row cap.
+    #[arg(long, default_value_t = homelab_core::flows::query::DEFAULT_LIMIT)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub source: EdgeSourceArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EdgesCmd {
+    /// Derive an egress NetworkPolicy for NS from its observed allowed peers (+ DNS, same namespace).
+    Policy(PolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The namespace to derive the policy for.
+    #[arg(long, value_name = "NS")]
+    pub ns: String,
+    /// Emit a Calico StagedNetworkPolicy (evaluated, not enforced) instead of a NetworkPolicy.
+    #[arg(long)]
+    pub staged: bool,
+    /// Also allow DNS to this address (e.g. the kube-dns ClusterIP 10.96.0.10/32); repeatable.
+    #[arg(long = "dns-ip", value_name = "CIDR")]
+    pub dns_ips: Vec<String>,
+    /// Output format.
+    #[arg(long, value_parser = ["yaml", "json"], default_value = "yaml")]
+    pub format: String,
+    #[command(flatten)]
+    pub source: EdgeSourceArgs,
+}
+
+/// Where the edge table is read from.
+#[derive(Debug, Args)]
+pub struct EdgeSourceArgs {
+    /// Read the edge table directly (postgres://… or sqlite:///path.db) instead of through the CNPG pod.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Kubeconfig file (for the default CNPG-pod source).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace of the CNPG cluster.
+    #[arg(long, default_value = "dbaas", value_name = "NS")]
+    pub cnpg_namespace: String,
+    /// Label selector of the CNPG primary pod.
+    #[arg(long, default_value = "cnpg.io/instanceRole=primary", value_name = "SELECTOR")]
+    pub cnpg_selector: String,
+    /// Database holding the edge table.
+    #[arg(long, default_value = "goldmane_edges", value_name = "NAME")]
+    pub database: String,
 }

@@ -38,6 +38,11 @@ pub fn usage_exit_code(argv: &[OsString]) -> u8 {
 /// Handles a clap parse error: help and version print normally and exit 0; anything
 /// else prints clap's first line (no usage dump) and exits with the command's usage code.
 pub fn usage(e: clap::Error, argv: &[OsString]) -> ExitCode {
+    usage_with(e, usage_exit_code(argv), "homelab")
+}
+
+/// [`usage`] for a binary with a single usage-error code.
+pub fn usage_with(e: clap::Error, code: u8, program: &str) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -46,11 +51,11 @@ pub fn usage(e: clap::Error, argv: &[OsString]) -> ExitCode {
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
         _ => {
-            eprintln!("homelab: error: {} (see --help)", one_line(&e.render().to_string()));
-            ExitCode::from(usage_exit_code(argv))
+            eprintln!("{program}: error: {} (see --help)", one_line(&e.render().to_string()));
+            ExitCode::from(code)
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix};
 
-use crate::config::Config;
+use homelab_cli::config::Config;
 
 const STDIN: &str = "-";
 

@@ -6,9 +6,8 @@
 //! 1 found / 2 error; everything else 0 / 2.
 
 mod args;
-mod config;
 mod demo;
-mod fail;
+mod edges;
 mod inputs;
 mod upgrade;
 
@@ -17,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::args::{Cli, Cmd, UpgradeCmd};
-use crate::fail::Failure;
+use homelab_cli::fail::{self, Failure};
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -25,13 +24,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return fail::usage(e, &argv),
     };
-    init_tracing(cli.verbose);
+    homelab_cli::logging::init(cli.verbose);
     let result = match cli.cmd {
         Cmd::Upgrade { cmd } => match cmd {
             UpgradeCmd::Gate(a) => upgrade::gate(a),
             UpgradeCmd::Snapshot(a) => upgrade::snapshot(a),
             UpgradeCmd::Apis(a) => upgrade::apis(a),
         },
+        Cmd::Edges(a) => edges::run(*a),
         Cmd::Demo => demo::run(),
         Cmd::Completions { shell } => {
             args::completions(shell);
@@ -45,21 +45,4 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
-}
-
-fn init_tracing(verbose: u8) {
-    // Our crates only by default: a dependency's own error log (kube-client logs every
-    // failed connect) would add a second line to the one-line error contract.
-    let default = match verbose {
-        0 => "homelab=warn,homelab_k8s=warn,homelab_core=warn",
-        1 => "homelab=info,homelab_k8s=info,homelab_core=info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
 }

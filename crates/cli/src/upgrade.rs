@@ -12,9 +12,9 @@ use homelab_core::version::KubeVersion;
 use homelab_k8s::{KubeconfigOptions, PrometheusClient, SnapshotCollector};
 
 use crate::args::{ApisArgs, ClusterArgs, GateArgs, SnapshotArgs};
-use crate::config::{self, Config};
-use crate::fail::Failure;
 use crate::inputs;
+use homelab_cli::config::{self, Config};
+use homelab_cli::fail::Failure;
 
 /// The gate failed to decide: exit 3 (the chain treats it as a fail-safe block).
 const GATE_ERROR: u8 = 3;

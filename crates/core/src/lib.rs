@@ -11,6 +11,7 @@
 //! - [`flows`]: the flow trail's edge model (Goldmane flows → namespace edges), the
 //!   bucket/cursor logic, `homelab edges` queries and renderings, policy derivation and
 //!   the digest.
+//! - [`watchdog`]: when `whisker-watchdog` restarts Whisker.
 //! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
 //!
 //! Later capabilities land here as modules of the same kind: the secret reference
@@ -22,3 +23,4 @@ pub mod flows;
 pub mod manifest;
 pub mod upgrade;
 pub mod version;
+pub mod watchdog;

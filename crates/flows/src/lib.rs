@@ -1,10 +1,27 @@
 //! # homelab-flows
 //!
-//! The flow trail (spec §5). **Not built yet**: this crate is reserved for the Goldmane
-//! `Flows.Stream` client (tonic over mTLS), the edge aggregator that coalesces flows into
-//! the durable `edge` table (Postgres and SQLite stores via sqlx), the daily digest of new
-//! edges, the `homelab edges` queries, and the Goldmane simulator. The edge model itself
-//! (flow → `(src_ns, dst_ns, action)`) will live in `homelab-core`.
-//! It exposes nothing today so that no caller can depend on a half-built API.
+//! The flow trail (spec §5): who talks to whom in the cluster, durably.
+//!
+//! - [`aggregator`]: the `aggregate` loop (stream → buckets → one upsert per flush),
+//!   with `/healthz`, `/readyz` and `/metrics`;
+//! - [`digest`]: the daily message of new edges (Slack webhook or dry run);
+//! - [`goldmane`]: the Goldmane `Flows` API (proto compiled at build time with protox, no
+//!   system `protoc`), the mTLS client configuration (`GOLDMANE_*` env) and the
+//!   streaming client with keepalive, capped backoff and resume (`start_time_gte`);
+//! - [`sim`]: a Goldmane-compatible `Flows` server streaming synthetic flows from a
+//!   topology file (demo, tests, benchmarks);
+//! - [`store`]: the `edge` table behind the [`store::EdgeStore`] trait, PostgreSQL
+//!   (production) and SQLite (embedded default), migrations at startup, one statement per
+//!   flush.
+//!
+//! The edge model itself (flows → `(src_ns, dst_ns, action)` deltas, buckets, cursor) is
+//! pure and lives in `homelab_core::flows`.
 
 #![forbid(unsafe_code)]
+
+pub mod aggregator;
+pub mod digest;
+pub mod goldmane;
+pub mod sim;
+pub mod store;
+pub mod testing;

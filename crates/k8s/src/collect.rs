@@ -80,6 +80,10 @@ impl SnapshotCollector {
         self
     }
 
+    pub(crate) fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
     /// Bounds each API request (default [`DEFAULT_REQUEST_TIMEOUT`]).
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
@@ -214,7 +218,7 @@ impl SnapshotCollector {
 
     /// One API call, bounded by the request timeout; answers 429/503/504 (an overloaded or
     /// restarting API server) are retried a few times with a short backoff.
-    async fn call<T, F, Fut>(&self, what: &str, mut request: F) -> Result<T, K8sError>
+    pub(crate) async fn call<T, F, Fut>(&self, what: &str, mut request: F) -> Result<T, K8sError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,

@@ -40,7 +40,7 @@ pub enum K8sError {
         timeout: Duration,
     },
     /// The API server answered with an HTTP error (401, 403, 5xx, …).
-    #[error("{} refused {what}: HTTP {code} {reason}{}{}", api(.api_url), detail(.reason, .message), hint(*.code))]
+    #[error("{} refused {what}: HTTP {code} {reason}{}{}", api(.api_url), detail(.reason, .message), hint(*.code, .what))]
     Api {
         api_url: Option<String>,
         what: String,
@@ -114,14 +114,11 @@ fn detail(reason: &str, message: &str) -> String {
     }
 }
 
-fn hint(code: u16) -> &'static str {
+fn hint(code: u16, what: &str) -> String {
     match code {
-        401 => " (the credentials were not accepted; check the kubeconfig user or token)",
-        403 => {
-            " (RBAC: the snapshot needs list on nodes and get on deployments, daemonsets and \
-             statefulsets in the matrix namespaces)"
-        }
-        _ => "",
+        401 => " (the credentials were not accepted; check the kubeconfig user or token)".into(),
+        403 => format!(" (RBAC: the identity in use is not allowed to {what})"),
+        _ => String::new(),
     }
 }
 

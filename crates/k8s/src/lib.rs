@@ -19,6 +19,8 @@
 //!   workload concurrently; a missing workload is left out (the gate reports it
 //!   unreadable), any other API failure is a [`K8sError`]. Prometheus failures never fail
 //!   the collection: they become `deprecated_api_requests: None` with the reason.
+//! * Whisker self-heal: [`WhiskerWatchdog`] reads the Whisker backend's log and
+//!   Goldmane's readiness, and deletes the Whisker pod when told to.
 //! * Errors are typed and display as one line naming the endpoint and the cause, without
 //!   credentials.
 //! * Feature `fake`: [`fake::FakeApiServer`] and [`fake::FakePrometheus`], in-process HTTP
@@ -42,19 +44,23 @@ pub mod fake;
 
 mod collect;
 mod error;
+mod exec;
 mod kubeconfig;
 mod prometheus;
+mod whisker;
 
 pub use collect::{
     CONTROL_PLANE_LABEL, DEFAULT_REQUEST_TIMEOUT, LEGACY_MASTER_LABEL, MAX_CONCURRENT_REQUESTS,
     NO_PROMETHEUS_CONFIGURED, SnapshotCollector,
 };
 pub use error::{K8sError, PromError};
+pub use exec::{DEFAULT_EXEC_TIMEOUT, MAX_PSQL_OUTPUT, PsqlExec, PsqlTarget};
 pub use kubeconfig::{
     API_READ_TIMEOUT, Connection, KubeconfigOptions, KubeconfigSource, SERVICE_ACCOUNT_TOKEN, choose_kubeconfig_source,
     connect, connect_with_details,
 };
 pub use prometheus::{DEPRECATED_APIS_QUERY, PROMETHEUS_TIMEOUT, PrometheusClient};
+pub use whisker::{WhiskerObservation, WhiskerTarget, WhiskerWatchdog};
 
 // Re-exported so callers name the same versions this crate was built with.
 pub use homelab_core::upgrade::ClusterSnapshot;

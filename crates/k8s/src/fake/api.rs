@@ -18,6 +18,10 @@ use serde_json::{Value, json};
 use super::http::{self, Handler, Reply, RequestHead, Server};
 use crate::collect::{CONTROL_PLANE_LABEL, SnapshotCollector};
 
+/// `pods/{name}/exec` over a websocket (a child module: it extends `ApiState`).
+#[path = "exec.rs"]
+pub(super) mod exec;
+
 /// The bearer token the fake accepts (a dummy, not a secret).
 pub const FAKE_TOKEN: &str = "homelab-fake-token";
 /// The current context of [`FakeApiServer::write_kubeconfig`].
@@ -126,6 +130,18 @@ impl FakeApiServer {
     ///
     /// # Panics
     /// If the file cannot be written.
+    /// Adds (or replaces) a pod.
+    pub fn insert_pod(&self, pod: FakePod) {
+        let mut pods = lock(&self.state.pods);
+        pods.retain(|p| !(p.namespace == pod.namespace && p.name == pod.name));
+        pods.push(pod);
+    }
+
+    /// `namespace/name` of every pod deleted through the API, in order.
+    pub fn deleted_pods(&self) -> Vec<String> {
+        lock(&self.state.deleted_pods).clone()
+    }
+
     pub fn write_kubeconfig(&self, dir: &Path) -> PathBuf {
         let path = dir.join(format!("fake-kubeconfig-{}.yaml", self.server.addr.port()));
         std::fs::write(&path, self.kubeconfig_yaml())
@@ -211,6 +227,20 @@ struct ApiState {
     max_in_flight: AtomicUsize,
     next_uid: AtomicU64,
     resource_version: u64,
+    pods: Mutex<Vec<FakePod>>,
+    deleted_pods: Mutex<Vec<String>>,
+    exec: exec::ExecState,
+}
+
+/// A pod the fake serves under `/api/v1/namespaces/{ns}/pods` (for the watchdog).
+#[derive(Debug, Clone)]
+pub struct FakePod {
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub ready: bool,
+    /// Container name → its log text (served by `pods/{name}/log?container=`).
+    pub logs: BTreeMap<String, String>,
 }
 
 /// Counts a request as in flight until dropped (also when the client goes away).
@@ -243,6 +273,9 @@ impl ApiState {
             max_in_flight: AtomicUsize::new(0),
             next_uid: AtomicU64::new(1),
             resource_version: 48_213,
+            pods: Mutex::new(Vec::new()),
+            deleted_pods: Mutex::new(Vec::new()),
+            exec: exec::ExecState::default(),
         };
         let nodes = snapshot.nodes.iter().map(|n| node_item(&state, n)).collect();
         state.nodes = nodes;
@@ -269,7 +302,11 @@ impl ApiState {
         if fail != 0 {
             return forced_failure(fail, &head);
         }
-        if head.method != Method::GET {
+        let segments: Vec<&str> = head.path.trim_matches('/').split('/').collect();
+        let pod_delete =
+            head.method == Method::DELETE && matches!(segments.as_slice(), ["api", "v1", "namespaces", _, "pods", _]);
+        let exec_post = head.method == Method::POST && segments.last() == Some(&"exec");
+        if head.method != Method::GET && !pod_delete && !exec_post {
             return status_reply(
                 405,
                 "MethodNotAllowed",
@@ -286,9 +323,12 @@ impl ApiState {
         if !authorized(&head) {
             return status_reply(401, "Unauthorized", "Unauthorized", json!({}));
         }
-        let segments: Vec<&str> = head.path.trim_matches('/').split('/').collect();
         match segments.as_slice() {
             ["api", "v1", "nodes"] => self.list_nodes(&head),
+            ["api", "v1", "namespaces", ns, "pods"] => self.list_pods(ns, &head),
+            ["api", "v1", "namespaces", ns, "pods", name] if pod_delete => self.delete_pod(ns, name),
+            ["api", "v1", "namespaces", ns, "pods", name, "log"] => self.pod_log(ns, name, &head),
+            ["api", "v1", "namespaces", ns, "pods", name, "exec"] => self.exec(ns, name, &head),
             ["apis", "apps", "v1", "namespaces", ns, plural, name] => match kind_of(plural) {
                 Some(kind) => self.get_workload(kind, plural, ns, name),
                 None => not_found_generic(),
@@ -328,6 +368,64 @@ impl ApiState {
             self.nodes[start..end].join(",")
         );
         http::reply(200, "application/json", body)
+    }
+
+    fn list_pods(&self, ns: &str, head: &RequestHead) -> Reply {
+        // Equality selectors only (`k=v,k2=v2`), which is all the watchdog sends.
+        let wanted: Vec<(&str, &str)> = head
+            .query_param("labelSelector")
+            .unwrap_or("")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.split_once('='))
+            .collect();
+        let items: Vec<Value> = lock(&self.pods)
+            .iter()
+            .filter(|p| p.namespace == ns)
+            .filter(|p| wanted.iter().all(|(k, v)| p.labels.get(*k).is_some_and(|x| x == v)))
+            .map(pod_object)
+            .collect();
+        http::json_reply(
+            200,
+            &json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": self.resource_version.to_string()}, "items": items}),
+        )
+    }
+
+    fn pod_log(&self, ns: &str, name: &str, head: &RequestHead) -> Reply {
+        let pods = lock(&self.pods);
+        let Some(pod) = pods.iter().find(|p| p.namespace == ns && p.name == name) else {
+            return status_reply(
+                404,
+                "NotFound",
+                &format!("pods \"{name}\" not found"),
+                json!({"name": name, "kind": "pods"}),
+            );
+        };
+        let container = head
+            .query_param("container")
+            .or_else(|| pod.logs.keys().next().map(String::as_str));
+        match container.and_then(|c| pod.logs.get(c)) {
+            Some(log) => http::reply(200, "text/plain", log.clone()),
+            None => bad_request(&format!(
+                "container {:?} is not valid for pod {name}",
+                container.unwrap_or("")
+            )),
+        }
+    }
+
+    fn delete_pod(&self, ns: &str, name: &str) -> Reply {
+        let mut pods = lock(&self.pods);
+        let Some(i) = pods.iter().position(|p| p.namespace == ns && p.name == name) else {
+            return status_reply(
+                404,
+                "NotFound",
+                &format!("pods \"{name}\" not found"),
+                json!({"name": name, "kind": "pods"}),
+            );
+        };
+        let pod = pods.remove(i);
+        lock(&self.deleted_pods).push(format!("{ns}/{name}"));
+        http::json_reply(200, &pod_object(&pod))
     }
 
     fn get_workload(&self, kind: WorkloadKind, plural: &str, ns: &str, name: &str) -> Reply {
@@ -570,4 +668,26 @@ fn workload_object(state: &ApiState, facts: &WorkloadFacts, init_images: &[Strin
         }),
     };
     value.unwrap_or_else(|_| json!({}))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn pod_object(p: &FakePod) -> Value {
+    let containers: Vec<Value> = p
+        .logs
+        .keys()
+        .map(|c| json!({"name": c, "image": format!("registry.example/{c}:v1")}))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": p.name, "namespace": p.namespace, "labels": p.labels, "uid": format!("pod-{}", p.name)},
+        "spec": {"containers": containers},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": if p.ready { "True" } else { "False" }}],
+        },
+    })
 }

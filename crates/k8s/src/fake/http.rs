@@ -26,6 +26,8 @@ pub(crate) struct RequestHead {
     pub path: String,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
+    /// The pending connection upgrade, taken by the one route that upgrades (exec).
+    pub upgrade: std::sync::Mutex<Option<hyper::upgrade::OnUpgrade>>,
 }
 
 impl RequestHead {
@@ -71,12 +73,13 @@ async fn accept_loop(listener: TcpListener, handler: Handler) {
                 Ok((stream, _)) => {
                     let handler = handler.clone();
                     connections.spawn(async move {
-                        let service = service_fn(move |req: Request<Incoming>| {
-                            let head = head_of(&req);
+                        let service = service_fn(move |mut req: Request<Incoming>| {
+                            let head = head_of(&mut req);
                             let reply = handler(head);
                             async move { Ok::<_, Infallible>(reply.await) }
                         });
-                        if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = connection.with_upgrades().await {
                             tracing::trace!(error = %e, "fake server connection ended");
                         }
                     });
@@ -91,7 +94,7 @@ async fn accept_loop(listener: TcpListener, handler: Handler) {
     }
 }
 
-fn head_of(req: &Request<Incoming>) -> RequestHead {
+fn head_of(req: &mut Request<Incoming>) -> RequestHead {
     let query = req
         .uri()
         .query()
@@ -110,6 +113,7 @@ fn head_of(req: &Request<Incoming>) -> RequestHead {
         path: req.uri().path().to_owned(),
         query,
         headers: req.headers().clone(),
+        upgrade: std::sync::Mutex::new(req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>()),
     }
 }
 

@@ -19,5 +19,6 @@ mod api;
 mod http;
 mod prom;
 
-pub use api::{FAKE_BAD_TOKEN_CONTEXT, FAKE_CONTEXT, FAKE_TOKEN, FakeApiServer};
+pub use api::exec::{EXEC_PROTOCOL_V4, EXEC_PROTOCOL_V5, ExecReply, ExecRequest};
+pub use api::{FAKE_BAD_TOKEN_CONTEXT, FAKE_CONTEXT, FAKE_TOKEN, FakeApiServer, FakePod};
 pub use prom::{FakePrometheus, PromReply};

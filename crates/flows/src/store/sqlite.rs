@@ -1,0 +1,388 @@
+//! [`SqliteStore`]: the `edge` table in an SQLite file (the embedded default) or in memory.
+
+use std::fmt;
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use homelab_core::flows::query::{EdgeQuery, PeerRow, PeersQuery};
+use homelab_core::flows::{EdgeDelta, EdgeKey, EdgeRow, FlushBatch};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, SqlSafeStr, Sqlite};
+
+use super::error::ErrorContext;
+use super::{
+    ACQUIRE_TIMEOUT, Backend, EdgeStore, MAX_CONNECTIONS, RawEdge, StoreError, coalesce, edge_row, parse_action,
+    redact_url, row_limit,
+};
+
+/// The embedded migrations (`crates/flows/migrations/sqlite`).
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut m = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "edge".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0001_edge.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "edge stream cursor".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0002_edge_stream_cursor.sql").into_sql_str(),
+            false,
+        ),
+    ]);
+    m.set_ignore_missing(true);
+    m
+});
+
+/// `flow_count` saturates at `i64::MAX` (SQLite would otherwise turn an overflowing sum into
+/// a float).
+macro_rules! merge_clause {
+    () => {
+        " ON CONFLICT (src_ns, dst_ns, action) DO UPDATE SET \
+           first_seen = min(edge.first_seen, excluded.first_seen), \
+           last_seen = max(edge.last_seen, excluded.last_seen), \
+           flow_count = CASE WHEN excluded.flow_count > 0 \
+                              AND edge.flow_count > 9223372036854775807 - excluded.flow_count \
+                             THEN 9223372036854775807 \
+                             ELSE edge.flow_count + excluded.flow_count END"
+    };
+}
+
+/// All the edges of a flush in one statement, from one JSON array of
+/// `[src_ns, dst_ns, action, first_seen, last_seen, flow_count]` rows (one bound parameter
+/// whatever the batch size). `WHERE true` resolves the `ON CONFLICT` parsing ambiguity of
+/// `INSERT … SELECT`.
+const APPLY: &str = concat!(
+    "INSERT INTO edge (src_ns, dst_ns, action, first_seen, last_seen, flow_count) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+     FROM json_each(?1) WHERE true",
+    merge_clause!()
+);
+
+const UPSERT_ONE: &str = concat!(
+    "INSERT INTO edge (src_ns, dst_ns, action, first_seen, last_seen, flow_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    merge_clause!()
+);
+
+/// The cursor only moves forward.
+const SET_CURSOR: &str = "INSERT INTO edge_stream_cursor (id, bucket_end) VALUES (1, ?1) \
+     ON CONFLICT (id) DO UPDATE SET bucket_end = max(edge_stream_cursor.bucket_end, excluded.bucket_end)";
+
+const CURSOR: &str = "SELECT bucket_end FROM edge_stream_cursor WHERE id = 1";
+
+const SELECT_EDGES: &str = "SELECT src_ns, dst_ns, action, first_seen, last_seen, flow_count FROM edge WHERE 1";
+
+const OBSERVED_SINCE: &str = "SELECT min(first_seen) FROM edge";
+
+/// The `edge` table in SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    ctx: ErrorContext,
+    path: Option<PathBuf>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("target", &self.ctx.target())
+            .field("pool_size", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database of a `sqlite:` URL and checks one
+    /// connection. See [`super::connect`].
+    pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        let (options, pool_options, ctx, path) = prepare(url)?;
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(|e| ctx.sqlx("open", &e))?;
+        Ok(SqliteStore { pool, ctx, path })
+    }
+
+    /// Like [`SqliteStore::connect`], but the first operation opens the database (the file
+    /// and its directories are still created here).
+    pub fn connect_lazy(url: &str) -> Result<SqliteStore, StoreError> {
+        let (options, pool_options, ctx, path) = prepare(url)?;
+        Ok(SqliteStore {
+            pool: pool_options.connect_lazy_with(options),
+            ctx,
+            path,
+        })
+    }
+
+    /// Opens (creating when missing) a database file.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::connect(&super::sqlite_url(path)).await
+    }
+
+    /// A private in-memory database.
+    pub async fn in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::connect("sqlite::memory:").await
+    }
+
+    /// The database file (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The pool, for ad-hoc SQL (tests, diagnostics).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The database file, or `:memory:`.
+    pub fn target(&self) -> &str {
+        self.ctx.target()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn err(&self, op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |e| self.ctx.sqlx(op, &e)
+    }
+
+    async fn select_edges(&self, q: &EdgeQuery) -> Result<Vec<EdgeRow>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(SELECT_EDGES);
+        if let Some(ns) = &q.ns {
+            qb.push(" AND (src_ns = ").push_bind(ns.as_str());
+            qb.push(" OR dst_ns = ").push_bind(ns.as_str()).push(")");
+        }
+        if let Some(src) = &q.src {
+            qb.push(" AND src_ns = ").push_bind(src.as_str());
+        }
+        if let Some(dst) = &q.dst {
+            qb.push(" AND dst_ns = ").push_bind(dst.as_str());
+        }
+        if let Some(since) = q.new_since {
+            qb.push(" AND first_seen >= ").push_bind(since);
+        }
+        if let Some(action) = q.action {
+            qb.push(" AND action = ").push_bind(action.as_str());
+        }
+        qb.push(" ORDER BY first_seen DESC, src_ns, dst_ns, action LIMIT ")
+            .push_bind(row_limit(q.limit));
+        let rows: Vec<RawEdge> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("query edges"))?;
+        Ok(rows.into_iter().map(edge_row).collect())
+    }
+}
+
+/// Parses a `sqlite:` URL, creates a missing file (mode 0600) and its missing parent
+/// directories (mode 0700), and sets WAL, the busy timeout and the pool size.
+fn prepare(url: &str) -> Result<(SqliteConnectOptions, SqlitePoolOptions, ErrorContext, Option<PathBuf>), StoreError> {
+    let bad_url = |reason: String| StoreError::Url {
+        url: redact_url(url),
+        reason,
+    };
+    let rest = url.get(7..).filter(|_| url[..7].eq_ignore_ascii_case("sqlite:"));
+    let Some(rest) = rest else {
+        return Err(bad_url("expected sqlite:".to_owned()));
+    };
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let database = database.strip_prefix("//").unwrap_or(database);
+    let memory = database == ":memory:" || params.split('&').any(|p| p == "mode=memory");
+    if database.is_empty() && !memory {
+        return Err(bad_url(
+            "no database file (use sqlite:///absolute/path.db or sqlite::memory:)".to_owned(),
+        ));
+    }
+    let options =
+        SqliteConnectOptions::from_str(&format!("sqlite:{rest}")).map_err(|e| bad_url(one_line(&e.to_string())))?;
+    let busy = options.clone().busy_timeout(ACQUIRE_TIMEOUT);
+    if memory {
+        // One connection that lives as long as the pool: the database lives in it.
+        let ctx = ErrorContext::new(Backend::Sqlite, ":memory:".to_owned(), Vec::new());
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT);
+        return Ok((busy, pool, ctx, None));
+    }
+    let path = options.get_filename().to_path_buf();
+    let ctx = ErrorContext::new(Backend::Sqlite, path.display().to_string(), Vec::new());
+    let read_only = params.split('&').any(|p| p == "mode=ro");
+    if !read_only {
+        create_file(&path).map_err(|e| ctx.failed("create", &e.to_string()))?;
+    }
+    let options = busy
+        .create_if_missing(!read_only)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .min_connections(0)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
+    Ok((options, pool, ctx, Some(path)))
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).collect::<Vec<_>>().join(" / ")
+}
+
+/// Creates the file (0600) and its missing parents (0700); an existing file is left as it is.
+fn create_file(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+    }
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+impl EdgeStore for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| self.ctx.migrate(&e))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("ping"))?;
+        Ok(())
+    }
+
+    async fn apply(&self, batch: &FlushBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let edges = coalesce(&batch.edges);
+        let json = if edges.is_empty() {
+            None
+        } else {
+            let rows: Vec<_> = edges
+                .iter()
+                .map(|(k, d)| {
+                    (
+                        &k.src_ns,
+                        &k.dst_ns,
+                        k.action.as_str(),
+                        d.first_seen,
+                        d.last_seen,
+                        d.flow_count,
+                    )
+                })
+                .collect();
+            Some(serde_json::to_string(&rows).map_err(|e| self.ctx.failed("apply", &e.to_string()))?)
+        };
+        // IMMEDIATE: take the write lock up front (waiting up to the busy timeout) rather than
+        // failing on a lock upgrade.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.err("apply"))?;
+        if let Some(json) = json {
+            sqlx::query(APPLY)
+                .bind(json)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err("apply"))?;
+        }
+        if let Some(cursor) = batch.cursor {
+            sqlx::query(SET_CURSOR)
+                .bind(cursor)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err("apply"))?;
+        }
+        tx.commit().await.map_err(self.err("apply"))
+    }
+
+    async fn upsert_each(&self, edges: &[(EdgeKey, EdgeDelta)]) -> Result<(), StoreError> {
+        if edges.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await.map_err(self.err("upsert"))?;
+        for (k, d) in edges {
+            sqlx::query(UPSERT_ONE)
+                .bind(k.src_ns.as_str())
+                .bind(k.dst_ns.as_str())
+                .bind(k.action.as_str())
+                .bind(d.first_seen)
+                .bind(d.last_seen)
+                .bind(d.flow_count)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.err("upsert"))?;
+        }
+        Ok(())
+    }
+
+    async fn cursor(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(CURSOR)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("read cursor"))
+    }
+
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<EdgeRow>, StoreError> {
+        self.select_edges(q).await
+    }
+
+    async fn peers(&self, q: &PeersQuery) -> Result<Vec<PeerRow>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT DISTINCT CASE WHEN src_ns = ");
+        qb.push_bind(q.of.as_str());
+        qb.push(" THEN dst_ns ELSE src_ns END AS peer, action FROM edge WHERE (src_ns = ");
+        qb.push_bind(q.of.as_str())
+            .push(" OR dst_ns = ")
+            .push_bind(q.of.as_str())
+            .push(")");
+        if let Some(since) = q.new_since {
+            qb.push(" AND first_seen >= ").push_bind(since);
+        }
+        if let Some(action) = q.action {
+            qb.push(" AND action = ").push_bind(action.as_str());
+        }
+        qb.push(" ORDER BY peer, action LIMIT ").push_bind(row_limit(q.limit));
+        let rows: Vec<(String, String)> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("query peers"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(peer, action)| PeerRow {
+                peer,
+                action: parse_action(&action),
+            })
+            .collect())
+    }
+
+    async fn new_edges(&self, since: i64, limit: u32) -> Result<Vec<EdgeRow>, StoreError> {
+        self.select_edges(&EdgeQuery {
+            new_since: Some(since),
+            limit,
+            ..EdgeQuery::default()
+        })
+        .await
+    }
+
+    async fn observed_since(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(OBSERVED_SINCE)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("query observed-since"))
+    }
+}
