@@ -207,3 +207,63 @@ async fn shutdown_flushes_and_a_new_process_resumes_from_the_stored_cursor() {
     converge(store2.as_ref(), &sim.expected_edges(t0, t0 + 30 * 15)).await;
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_mid_stream_loses_no_edge() {
+    use homelab_flows::store::testing::TempPostgres;
+    if !TempPostgres::available_or_skip("postgres_outage_mid_stream_loses_no_edge") {
+        return;
+    }
+    let mut pg = tokio::task::spawn_blocking(TempPostgres::start)
+        .await
+        .unwrap()
+        .expect("start postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let (pki, sim, t0) = sim(dir.path(), Some(4_000), 30).await;
+    let store = Arc::new(store::connect(&pg.url()).await.unwrap());
+    let running = start(&pki, &sim, Arc::clone(&store)).await;
+
+    // Let some flushes land, then take the database away while the stream goes on.
+    let total = sim.total_flows().unwrap();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while sim.flows_sent() < total / 4 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pg = tokio::task::spawn_blocking(move || {
+        pg.stop().expect("stop postgres");
+        pg
+    })
+    .await
+    .unwrap();
+    let received_at_stop = running.metrics.flows_received();
+    // The stream keeps flowing into memory and flushes fail meanwhile.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while (running.metrics.flush_errors() == 0 || running.metrics.flows_received() < received_at_stop + 1_000)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        running.metrics.flush_errors() > 0,
+        "flushes failed while the database was down"
+    );
+    assert!(
+        running.metrics.flows_received() > received_at_stop,
+        "the receive loop did not wait on the database"
+    );
+    assert!(
+        running.metrics.buffered_edges() > 0,
+        "edge deltas are buffered in memory"
+    );
+
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.restart().expect("restart postgres");
+        pg
+    })
+    .await
+    .unwrap();
+    converge(store.as_ref(), &sim.expected_edges(t0, t0 + 30 * 15)).await;
+    let m = running.stop().await;
+    assert!(m.edges_upserted() > 0);
+    drop(pg);
+}

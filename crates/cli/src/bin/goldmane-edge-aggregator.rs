@@ -102,14 +102,19 @@ async fn open_store() -> anyhow::Result<AnyStore> {
 }
 
 async fn aggregate() -> anyhow::Result<()> {
+    // Validate every setting before touching the network.
     let flush_interval = duration_env("FLUSH_INTERVAL", "15s")?;
+    let quiet_close = duration_env("BUCKET_QUIET_CLOSE", "30s")?;
     let metrics_addr: SocketAddr = env("METRICS_ADDR")
         .unwrap_or_else(|| "0.0.0.0:9090".into())
         .parse()
         .context("METRICS_ADDR must be host:port")?;
+    let url = env("DATABASE_URL").unwrap_or_else(store::default_sqlite_url);
+    // Lazy: a database that is down at startup is retried (not ready meanwhile), not a
+    // crash loop. The URL itself is checked now.
+    let store = Arc::new(store::connect_lazy(&url).context("DATABASE_URL")?);
     let goldmane = GoldmaneConfig::from_env().context("Goldmane client configuration")?;
     let source = GoldmaneClient::new(goldmane).context("Goldmane client")?;
-    let store = Arc::new(open_store().await?);
     let listener = tokio::net::TcpListener::bind(metrics_addr)
         .await
         .with_context(|| format!("cannot listen on METRICS_ADDR {metrics_addr}"))?;
@@ -124,7 +129,7 @@ async fn aggregate() -> anyhow::Result<()> {
     tracing::info!(%metrics_addr, ?flush_interval, "goldmane-edge-aggregator starting");
     let config = AggregatorConfig {
         flush_interval,
-        quiet_close: duration_env("BUCKET_QUIET_CLOSE", "30s")?,
+        quiet_close,
         ..AggregatorConfig::default()
     };
     let result = aggregator::run(source, store, config, metrics, stop_rx).await;
