@@ -32,6 +32,8 @@ pub enum Cmd {
     /// Who talks to whom: query the flow trail's namespace edges.
     #[command(args_conflicts_with_subcommands = true)]
     Edges(Box<EdgesArgs>),
+    /// Run a Goldmane-compatible Flows server (mTLS) streaming a topology's synthetic flows.
+    Sim(SimArgs),
     /// Run the main job on bundled examples, no cluster needed.
     Demo,
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -217,4 +219,21 @@ pub struct EdgeSourceArgs {
     /// Database holding the edge table.
     #[arg(long, default_value = "goldmane_edges", value_name = "NAME")]
     pub database: String,
+}
+
+/// `homelab sim`: a Goldmane simulator to try the aggregator against.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Topology file (YAML or JSON); default: the bundled homelab topology.
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7443", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Directory for the throwaway CA, server and client certificates (created).
+    #[arg(long, value_name = "DIR")]
+    pub certs: PathBuf,
+    /// Buckets of history to pre-fill (backfill with start_time_gte), then stream live.
+    #[arg(long, default_value_t = 8)]
+    pub prefill: usize,
 }

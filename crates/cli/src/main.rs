@@ -9,6 +9,7 @@ mod args;
 mod demo;
 mod edges;
 mod inputs;
+mod sim;
 mod upgrade;
 
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
             UpgradeCmd::Apis(a) => upgrade::apis(a),
         },
         Cmd::Edges(a) => edges::run(*a),
+        Cmd::Sim(a) => sim::run(a),
         Cmd::Demo => demo::run(),
         Cmd::Completions { shell } => {
             args::completions(shell);

@@ -200,7 +200,6 @@ proptest! {
         if flush_before_cut {
             drain(&mut a, &mut got);
         }
-        a.reconnecting();
         // `now` consistent with the flows' times (within Goldmane's hour of history).
         let from = a.resume_from(1200, 0);
         for f in stream.iter().filter(|f| f.start_time >= from) {

@@ -7,17 +7,19 @@
 //! combines their verdicts (any deny wins: allowed at the source but denied at the
 //! destination is a deny), and counts one flow per connection per bucket.
 //!
-//! A bucket *closes* when a flow of a later bucket arrives, or when the stream has been
-//! quiet for the grace period (an idle cluster sends nothing; there is no end-of-bucket
-//! marker). Closing on quiet time rather than on the bucket's age matters: a backfill
-//! delivers old buckets quickly, and closing one by its age while its flows are still
-//! arriving would lose them.
+//! A bucket *closes* when a flow of a later bucket arrives, or when the stream has brought
+//! nothing new for the grace period (an idle cluster sends nothing; there is no
+//! end-of-bucket marker). "Nothing new" means no new bucket, connection or verdict: a
+//! server that re-sends the same bucket again and again cannot keep it open. Closing on
+//! quiet time rather than on the bucket's age matters: a backfill delivers old buckets
+//! quickly, and closing one by its age while its flows are still arriving would lose them.
 //!
 //! The **cursor** is the end of the newest closed bucket: every flow with
 //! `start_time < cursor` is already accounted for and is skipped, so a reconnect with
 //! `start_time_gte = cursor` (Goldmane backfills from there) neither loses nor
-//! double-counts. Open buckets are discarded on a reconnect; the backfill re-sends them
-//! whole. All times are passed in: this module has no clock.
+//! double-counts. Open buckets survive a reconnect: a bucket counts a *set* of
+//! connections, so the backfill's re-sent flows add only what the broken stream had not
+//! delivered yet. All times are passed in: this module has no clock.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -79,9 +81,7 @@ pub struct BucketAssembler {
     open: BTreeMap<i64, OpenBucket>,
     pending: HashMap<EdgeKey, EdgeDelta>,
     pending_cursor: Option<i64>,
-    /// The oldest open bucket discarded by a reconnect before any bucket closed: the
-    /// resume point when there is no cursor yet.
-    resume_floor: Option<i64>,
+    /// Wall-clock time the stream last brought something new.
     last_activity: Option<i64>,
     stats: AssemblerStats,
 }
@@ -95,7 +95,6 @@ impl BucketAssembler {
             open: BTreeMap::new(),
             pending: HashMap::new(),
             pending_cursor: None,
-            resume_floor: None,
             last_activity: None,
             stats: AssemblerStats::default(),
         }
@@ -121,14 +120,13 @@ impl BucketAssembler {
     }
 
     /// `start_time_gte` for the next `Flows.Stream`: the cursor (absolute), clamped to
-    /// Goldmane's history; before any bucket closed, the oldest bucket a reconnect
-    /// discarded; with neither, `initial` (0 = live only, or a negative relative backfill
-    /// such as -3600).
+    /// Goldmane's history; before any bucket closed, the oldest open bucket; with neither,
+    /// `initial` (0 = live only, or a negative relative backfill such as -3600).
     pub fn resume_from(&self, now: i64, initial: i64) -> i64 {
         let from = if self.cursor > 0 {
             Some(self.cursor)
         } else {
-            self.resume_floor
+            self.open.keys().next().copied()
         };
         match from {
             Some(t) => t.max(now - GOLDMANE_HISTORY_SECONDS),
@@ -139,7 +137,6 @@ impl BucketAssembler {
     /// Takes one flow received at wall-clock time `now`.
     pub fn accept(&mut self, flow: &FlowRecord, now: i64) {
         self.stats.flows_received += 1;
-        self.last_activity = Some(now);
         if flow.start_time < self.cursor {
             self.stats.flows_before_cursor += 1;
             return;
@@ -160,6 +157,7 @@ impl BucketAssembler {
                 return;
             }
         };
+        let new_bucket = !self.open.contains_key(&flow.start_time);
         let bucket = self.open.entry(flow.start_time).or_default();
         bucket.end = bucket.end.max(flow.end_time.max(flow.start_time));
         let conn = ConnKey {
@@ -170,11 +168,21 @@ impl BucketAssembler {
             dst_port: flow.dest_port,
             proto: flow.proto.clone(),
         };
-        bucket
-            .connections
-            .entry(conn)
-            .and_modify(|a| *a = a.combine(flow.action))
-            .or_insert(flow.action);
+        let changed = match bucket.connections.get_mut(&conn) {
+            Some(a) => {
+                let combined = a.combine(flow.action);
+                let changed = combined != *a;
+                *a = combined;
+                changed
+            }
+            None => {
+                bucket.connections.insert(conn, flow.action);
+                true
+            }
+        };
+        if new_bucket || changed {
+            self.last_activity = Some(now);
+        }
     }
 
     /// Closes the open buckets when the stream has been quiet long enough.
@@ -188,20 +196,6 @@ impl BucketAssembler {
                 self.close(s);
             }
         }
-    }
-
-    /// The stream broke: forget the open buckets (the backfill from [`cursor`] re-sends
-    /// them whole).
-    ///
-    /// [`cursor`]: Self::cursor
-    pub fn reconnecting(&mut self) {
-        if self.cursor <= 0
-            && let Some(oldest) = self.open.keys().next().copied()
-        {
-            self.resume_floor = Some(self.resume_floor.map_or(oldest, |f| f.min(oldest)));
-        }
-        self.open.clear();
-        self.last_activity = None;
     }
 
     fn close(&mut self, start: i64) {
@@ -328,12 +322,36 @@ mod tests {
         assert_eq!(a.pending_edges(), 1);
         assert_eq!(a.resume_from(1060, 0), 1015);
         // A backfill re-sends the closed bucket: skipped.
-        a.reconnecting();
         a.accept(&flow("web", "api", Reporter::Src, Action::Allow, 1000), 1061);
         assert_eq!(a.stats().flows_before_cursor, 1);
         let batch = a.take_flush();
         assert_eq!(batch.edges[0].1.flow_count, 1);
         assert_eq!(batch.cursor, Some(1015));
+    }
+
+    #[test]
+    fn resends_are_idempotent_and_do_not_hold_a_bucket_open() {
+        let mut a = BucketAssembler::new(
+            AssemblerConfig {
+                quiet_close_seconds: 30,
+            },
+            0,
+        );
+        let f = flow("web", "api", Reporter::Src, Action::Allow, 1000);
+        a.accept(&f, 1020);
+        assert_eq!(
+            a.resume_from(1025, 0),
+            1000,
+            "before any close: resume at the oldest open bucket"
+        );
+        // A server that keeps re-sending the same bucket brings nothing new.
+        for t in 1021..1060 {
+            a.accept(&f, t);
+        }
+        a.tick(1050);
+        let b = a.take_flush();
+        assert_eq!(b.edges.len(), 1, "closed 30 s after the last new information");
+        assert_eq!(b.edges[0].1.flow_count, 1, "re-sent flows are not counted again");
     }
 
     #[test]

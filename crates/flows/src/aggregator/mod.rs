@@ -240,7 +240,6 @@ async fn receive<S: FlowSource>(
                         changed = shutdown.changed() => {
                             if changed.is_err() || *shutdown.borrow() {
                                 metrics.set_connected(false);
-                                lock(&assembler).reconnecting();
                                 return;
                             }
                         }
@@ -251,7 +250,6 @@ async fn receive<S: FlowSource>(
         }
         metrics.set_connected(false);
         metrics.reconnect();
-        lock(&assembler).reconnecting();
         let delay = backoff.next_delay();
         if sleep_or_shutdown(delay, &mut shutdown).await {
             return;
