@@ -10,7 +10,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use homelab_core::flows::query::{EdgeQuery, MAX_LIMIT};
 use homelab_core::flows::{Action, EdgeDelta, EdgeKey, FlushBatch};
 use homelab_flows::sim::{SimConfig, SimMode, SimServer, Topology};
 use homelab_flows::store::{self, EdgeStore};
@@ -142,20 +141,11 @@ async fn aggregate_serves_health_and_flushes_on_sigterm() {
     let s = store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
     let last_closed_end = t0 + 11 * 15;
     assert_eq!(s.cursor().await.unwrap(), Some(last_closed_end));
-    let got: BTreeMap<_, _> = s
-        .edges(&EdgeQuery {
-            limit: MAX_LIMIT,
-            ..EdgeQuery::default()
-        })
+    let got: BTreeMap<_, _> = homelab_flows::testing::edge_table(&s)
         .await
         .unwrap()
         .into_iter()
-        .map(|r| {
-            (
-                (r.src_ns, r.dst_ns, r.action),
-                (r.flow_count, r.first_seen, r.last_seen),
-            )
-        })
+        .map(|(k, e)| (k, (e.flow_count, e.first_seen, e.last_seen)))
         .collect();
     let want: BTreeMap<_, _> = sim
         .expected_edges(t0, t0 + 11 * 15)

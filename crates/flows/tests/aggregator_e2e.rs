@@ -4,16 +4,14 @@
 
 #![cfg(feature = "testing")]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use homelab_core::flows::Action;
-use homelab_core::flows::query::{EdgeQuery, MAX_LIMIT};
 use homelab_flows::aggregator::{self, AggregatorConfig, Metrics};
 use homelab_flows::goldmane::GoldmaneClient;
-use homelab_flows::sim::{ExpectedEdge, SimConfig, SimHandle, SimMode, SimServer, Topology};
+use homelab_flows::sim::{SimConfig, SimHandle, SimMode, SimServer, Topology};
 use homelab_flows::store::{self, EdgeStore};
 use homelab_flows::testing::TestPki;
 use tokio::sync::watch;
@@ -40,27 +38,10 @@ fn config() -> AggregatorConfig {
     }
 }
 
-type Table = BTreeMap<(String, String, Action), ExpectedEdge>;
+type Table = homelab_flows::sim::ExpectedEdges;
 
 async fn table<S: EdgeStore>(s: &S) -> Table {
-    s.edges(&EdgeQuery {
-        limit: MAX_LIMIT,
-        ..EdgeQuery::default()
-    })
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|r| {
-        (
-            (r.src_ns, r.dst_ns, r.action),
-            ExpectedEdge {
-                flow_count: r.flow_count,
-                first_seen: r.first_seen,
-                last_seen: r.last_seen,
-            },
-        )
-    })
-    .collect()
+    homelab_flows::testing::edge_table(s).await.unwrap()
 }
 
 struct Running {

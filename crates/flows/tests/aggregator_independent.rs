@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use homelab_core::flows::Action;
-use homelab_core::flows::query::{EdgeQuery, MAX_LIMIT};
 use homelab_flows::aggregator::{self, AggregatorConfig, Metrics};
 use homelab_flows::goldmane::GoldmaneClient;
 use homelab_flows::goldmane::proto::flows_server::{Flows, FlowsServer};
@@ -151,6 +150,16 @@ impl Flows for Independent {
     }
 }
 
+/// The table as `(src, dst, action) → (flow_count, first_seen, last_seen)`.
+async fn table<S: EdgeStore>(s: &S) -> BTreeMap<(String, String, Action), (i64, i64, i64)> {
+    homelab_flows::testing::edge_table(s)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, e)| (k, (e.flow_count, e.first_seen, e.last_seen)))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_the_right_edges_from_an_independent_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -205,21 +214,7 @@ async fn exactly_the_right_edges_from_an_independent_server() {
     .collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let got = loop {
-        let got: BTreeMap<_, _> = store
-            .edges(&EdgeQuery {
-                limit: MAX_LIMIT,
-                ..EdgeQuery::default()
-            })
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| {
-                (
-                    (r.src_ns, r.dst_ns, r.action),
-                    (r.flow_count, r.first_seen, r.last_seen),
-                )
-            })
-            .collect();
+        let got: BTreeMap<_, _> = table(store.as_ref()).await;
         if got == want || tokio::time::Instant::now() > deadline {
             break got;
         }
@@ -229,21 +224,7 @@ async fn exactly_the_right_edges_from_an_independent_server() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
-    let again: BTreeMap<_, _> = store
-        .edges(&EdgeQuery {
-            limit: MAX_LIMIT,
-            ..EdgeQuery::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            (
-                (r.src_ns, r.dst_ns, r.action),
-                (r.flow_count, r.first_seen, r.last_seen),
-            )
-        })
-        .collect();
+    let again: BTreeMap<_, _> = table(store.as_ref()).await;
     server.abort();
     assert_eq!(got, want);
     assert_eq!(again, want, "repeated reconnects and backfills counted nothing twice");

@@ -310,3 +310,27 @@ pub fn edges_from_flows(flows: &[FlowRecord]) -> ExpectedEdges {
     }
     out
 }
+
+/// The whole `edge` table in the shape of [`SimHandle::expected_edges`], so a test can
+/// compare a store with the simulator's ground truth with `==`.
+pub async fn edge_table<S: crate::store::EdgeStore>(store: &S) -> Result<ExpectedEdges, crate::store::StoreError> {
+    use homelab_core::flows::query::{EdgeQuery, MAX_LIMIT};
+    Ok(store
+        .edges(&EdgeQuery {
+            limit: MAX_LIMIT,
+            ..EdgeQuery::default()
+        })
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                (r.src_ns, r.dst_ns, r.action),
+                ExpectedEdge {
+                    flow_count: r.flow_count,
+                    first_seen: r.first_seen,
+                    last_seen: r.last_seen,
+                },
+            )
+        })
+        .collect())
+}
