@@ -65,3 +65,59 @@ pub fn snapshot(addons: usize, nodes: usize, samples: usize) -> ClusterSnapshot 
         deprecated_api_error: None,
     }
 }
+
+/// The `i`-th of `n` namespaces of [`edge_table`]: `ns-0000`, `ns-0001`, … (zero-padded, so
+/// name order is number order).
+pub fn edge_table_namespace(i: usize) -> String {
+    format!("ns-{i:04}")
+}
+
+/// A large `edge` table, sorted by key: `namespaces` namespaces, each the source of edges to
+/// the `peers` namespaces after it (wrapping around), every pair once as `allow` and once as
+/// `deny`: `namespaces × peers × 2` rows, and every namespace is at one end of
+/// `4 × peers` of them. `first_seen` is spread pseudo-randomly (deterministic) over the
+/// `days` days before `now`, `last_seen` between it and `now`, `flow_count` in 1..=10,000.
+pub fn edge_table(
+    namespaces: usize,
+    peers: usize,
+    now: i64,
+    days: i64,
+) -> Vec<(homelab_core::flows::EdgeKey, homelab_core::flows::EdgeDelta)> {
+    use homelab_core::flows::{Action, EdgeDelta, EdgeKey};
+    assert!(peers < namespaces, "a namespace has at most namespaces - 1 peers");
+    // splitmix64: a cheap, well-mixed deterministic sequence.
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let names: Vec<String> = (0..namespaces).map(edge_table_namespace).collect();
+    let span = (days * 86_400).max(1) as u64;
+    let mut rows = Vec::with_capacity(namespaces * peers * 2);
+    for s in 0..namespaces {
+        for k in 1..=peers {
+            let d = (s + k) % namespaces;
+            for action in [Action::Allow, Action::Deny] {
+                let h = mix(rows.len() as u64);
+                let age = (h % span) as i64;
+                let first_seen = now - age;
+                let last_seen = first_seen + ((h >> 20) % (age as u64 + 1)) as i64;
+                rows.push((
+                    EdgeKey {
+                        src_ns: names[s].clone(),
+                        dst_ns: names[d].clone(),
+                        action,
+                    },
+                    EdgeDelta {
+                        first_seen,
+                        last_seen,
+                        flow_count: 1 + ((h >> 40) % 10_000) as i64,
+                    },
+                ));
+            }
+        }
+    }
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    rows
+}

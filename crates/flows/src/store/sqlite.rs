@@ -80,6 +80,12 @@ const CURSOR: &str = "SELECT bucket_end FROM edge_stream_cursor WHERE id = 1";
 
 const SELECT_EDGES: &str = "SELECT src_ns, dst_ns, action, first_seen, last_seen, flow_count FROM edge WHERE 1";
 
+/// [`SELECT_EDGES`] when no namespace filter narrows the rows: walk `edge_first_seen_idx`
+/// newest first, sort only the ties, stop after `LIMIT` rows. Left to itself, SQLite's
+/// planner scans and sorts the whole table instead (1,000,000 rows: ~100 ms, not ~1 ms).
+const SELECT_NEWEST_EDGES: &str =
+    "SELECT src_ns, dst_ns, action, first_seen, last_seen, flow_count FROM edge INDEXED BY edge_first_seen_idx WHERE 1";
+
 const OBSERVED_SINCE: &str = "SELECT min(first_seen) FROM edge";
 
 /// The `edge` table in SQLite.
@@ -156,32 +162,42 @@ impl SqliteStore {
     }
 
     async fn select_edges(&self, q: &EdgeQuery) -> Result<Vec<EdgeRow>, StoreError> {
-        let mut qb = QueryBuilder::<Sqlite>::new(SELECT_EDGES);
-        if let Some(ns) = &q.ns {
-            qb.push(" AND (src_ns = ").push_bind(ns.as_str());
-            qb.push(" OR dst_ns = ").push_bind(ns.as_str()).push(")");
-        }
-        if let Some(src) = &q.src {
-            qb.push(" AND src_ns = ").push_bind(src.as_str());
-        }
-        if let Some(dst) = &q.dst {
-            qb.push(" AND dst_ns = ").push_bind(dst.as_str());
-        }
-        if let Some(since) = q.new_since {
-            qb.push(" AND first_seen >= ").push_bind(since);
-        }
-        if let Some(action) = q.action {
-            qb.push(" AND action = ").push_bind(action.as_str());
-        }
-        qb.push(" ORDER BY first_seen DESC, src_ns, dst_ns, action LIMIT ")
-            .push_bind(row_limit(q.limit));
-        let rows: Vec<RawEdge> = qb
+        let rows: Vec<RawEdge> = edges_sql(q)
             .build_query_as()
             .fetch_all(&self.pool)
             .await
             .map_err(self.err("query edges"))?;
         Ok(rows.into_iter().map(edge_row).collect())
     }
+}
+
+/// The `homelab edges` statement for `q`, every value bound.
+fn edges_sql(q: &EdgeQuery) -> QueryBuilder<Sqlite> {
+    let by_namespace = q.ns.is_some() || q.src.is_some() || q.dst.is_some();
+    let mut qb = QueryBuilder::<Sqlite>::new(if by_namespace {
+        SELECT_EDGES
+    } else {
+        SELECT_NEWEST_EDGES
+    });
+    if let Some(ns) = &q.ns {
+        qb.push(" AND (src_ns = ").push_bind(ns.as_str());
+        qb.push(" OR dst_ns = ").push_bind(ns.as_str()).push(")");
+    }
+    if let Some(src) = &q.src {
+        qb.push(" AND src_ns = ").push_bind(src.as_str());
+    }
+    if let Some(dst) = &q.dst {
+        qb.push(" AND dst_ns = ").push_bind(dst.as_str());
+    }
+    if let Some(since) = q.new_since {
+        qb.push(" AND first_seen >= ").push_bind(since);
+    }
+    if let Some(action) = q.action {
+        qb.push(" AND action = ").push_bind(action.as_str());
+    }
+    qb.push(" ORDER BY first_seen DESC, src_ns, dst_ns, action LIMIT ")
+        .push_bind(row_limit(q.limit));
+    qb
 }
 
 /// Parses a `sqlite:` URL, creates a missing file (mode 0600) and its missing parent
@@ -384,5 +400,118 @@ impl EdgeStore for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(self.err("query observed-since"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use homelab_core::flows::Action;
+
+    use super::*;
+
+    /// Many edges, few distinct `first_seen` values (ties broken by key), every action.
+    fn fixture() -> Vec<(EdgeKey, EdgeDelta)> {
+        let actions = [Action::Allow, Action::Deny, Action::Pass, Action::Unspecified];
+        let mut edges: Vec<_> = (0..3000i64)
+            .map(|i| {
+                let key = EdgeKey {
+                    src_ns: format!("ns-{}", i % 37),
+                    dst_ns: format!("ns-{}", 100 + i % 41),
+                    action: actions[(i % 4) as usize],
+                };
+                let first_seen = 1_000 + (i * 7919) % 50;
+                let delta = EdgeDelta {
+                    first_seen,
+                    last_seen: first_seen + 15,
+                    flow_count: 1,
+                };
+                (key, delta)
+            })
+            .collect();
+        edges.sort_by(|a, b| a.0.cmp(&b.0));
+        edges.dedup_by(|a, b| a.0 == b.0);
+        edges
+    }
+
+    #[tokio::test]
+    async fn listing_without_a_namespace_walks_the_first_seen_index_with_the_same_rows() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        store.migrate().await.unwrap();
+        let edges = fixture();
+        store
+            .apply(&FlushBatch {
+                edges: edges.clone(),
+                cursor: None,
+            })
+            .await
+            .unwrap();
+
+        // The index is used, and only ties are sorted (not the whole table).
+        let unfiltered = EdgeQuery {
+            limit: 200,
+            ..EdgeQuery::default()
+        };
+        let sql = edges_sql(&unfiltered).sql();
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", sql.as_str())))
+                .bind(200i64)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+        assert!(
+            plan.iter().any(|s| s.contains("USING INDEX edge_first_seen_idx")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|s| s == "USE TEMP B-TREE FOR ORDER BY"), "{plan:?}");
+
+        // Same rows, same order as the plain definition of the listing.
+        let mut reference: Vec<EdgeRow> = edges
+            .iter()
+            .map(|(k, d)| EdgeRow {
+                src_ns: k.src_ns.clone(),
+                dst_ns: k.dst_ns.clone(),
+                action: k.action,
+                first_seen: d.first_seen,
+                last_seen: d.last_seen,
+                flow_count: d.flow_count,
+            })
+            .collect();
+        reference.sort_by(|a, b| {
+            b.first_seen
+                .cmp(&a.first_seen)
+                .then_with(|| (&a.src_ns, &a.dst_ns, a.action).cmp(&(&b.src_ns, &b.dst_ns, b.action)))
+        });
+        let queries = [
+            unfiltered.clone(),
+            EdgeQuery {
+                action: Some(Action::Deny),
+                limit: 150,
+                ..EdgeQuery::default()
+            },
+            EdgeQuery {
+                new_since: Some(1_040),
+                limit: 100_000,
+                ..EdgeQuery::default()
+            },
+            EdgeQuery {
+                ns: Some("ns-5".into()),
+                limit: 30,
+                ..EdgeQuery::default()
+            },
+        ];
+        for q in queries {
+            let want: Vec<EdgeRow> = reference
+                .iter()
+                .filter(|r| q.ns.as_ref().is_none_or(|n| &r.src_ns == n || &r.dst_ns == n))
+                .filter(|r| q.action.is_none_or(|a| r.action == a))
+                .filter(|r| q.new_since.is_none_or(|t| r.first_seen >= t))
+                .take(q.limit as usize)
+                .cloned()
+                .collect();
+            assert!(!want.is_empty());
+            assert_eq!(store.edges(&q).await.unwrap(), want, "{q:?}");
+        }
+        store.close().await;
     }
 }
