@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use homelab_cli::fail::Failure;
-use homelab_core::flows::policy::{PolicyRequest, derive};
+use homelab_core::flows::policy::{PolicyRequest, derive, dns_cidr};
 use homelab_core::flows::query::{self, EdgeQuery, MAX_LIMIT, PeerRow, PeersQuery};
 use homelab_core::flows::render::{self, Format};
 use homelab_core::flows::{Action, EdgeRow};
+use homelab_flows::aggregator::unix_now;
 use homelab_flows::store::{self, AnyStore, EdgeStore};
 use homelab_k8s::{KubeconfigOptions, PsqlExec, PsqlTarget};
 
@@ -24,13 +25,6 @@ const ERROR: u8 = 2;
 
 fn fail(e: impl Into<anyhow::Error>) -> Failure {
     Failure::new(ERROR, e)
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 pub fn run(a: EdgesArgs) -> Result<u8, Failure> {
@@ -94,11 +88,11 @@ fn list(a: EdgesArgs) -> Result<u8, Failure> {
 
 fn policy(p: PolicyArgs) -> Result<u8, Failure> {
     let ns = query::namespace("--ns", &p.ns).map_err(fail)?;
-    for cidr in &p.dns_ips {
-        if !valid_cidr(cidr) {
-            return Err(fail(anyhow!("--dns-ip {cidr:?} is not an IPv4/IPv6 address or CIDR")));
-        }
-    }
+    let dns_cidrs = p
+        .dns_ips
+        .iter()
+        .map(|c| dns_cidr(c).ok_or_else(|| fail(anyhow!("--dns-ip {c:?} is not an IPv4/IPv6 address or CIDR"))))
+        .collect::<Result<Vec<_>, _>>()?;
     let now = unix_now();
     let (rows, observed_since) = block_on(async {
         let source = Source::open(&p.source).await?;
@@ -111,19 +105,6 @@ fn policy(p: PolicyArgs) -> Result<u8, Failure> {
             .await?;
         Ok::<_, anyhow::Error>((rows, source.observed_since().await?))
     })?;
-    let dns_cidrs = p
-        .dns_ips
-        .iter()
-        .map(|c| {
-            if c.contains('/') {
-                c.clone()
-            } else if c.contains(':') {
-                format!("{c}/128")
-            } else {
-                format!("{c}/32")
-            }
-        })
-        .collect();
     let derived = derive(
         &PolicyRequest {
             namespace: ns,
@@ -146,17 +127,6 @@ fn policy(p: PolicyArgs) -> Result<u8, Failure> {
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(0)
-}
-
-fn valid_cidr(s: &str) -> bool {
-    let (ip, bits) = s.split_once('/').map_or((s, None), |(i, b)| (i, Some(b)));
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(addr) => bits.is_none_or(|b| {
-            b.parse::<u8>()
-                .is_ok_and(|b| b <= if addr.is_ipv4() { 32 } else { 128 })
-        }),
-        Err(_) => false,
-    }
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> Result<T, Failure> {
@@ -185,11 +155,12 @@ impl Source {
         if let Some(url) = a.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
             return Ok(Source::Store(store::connect(url).await.context("--database-url")?));
         }
-        for (flag, v) in [("--cnpg-namespace", &a.cnpg_namespace), ("--database", &a.database)] {
-            if !homelab_core::flows::is_valid_namespace(v) && !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(anyhow!("{flag} {v:?} is not a valid name"));
-            }
+        // The database name is validated by PsqlExec; the namespace goes into an API path.
+        if !homelab_core::flows::is_valid_namespace(&a.cnpg_namespace) {
+            return Err(anyhow!(
+                "--cnpg-namespace {:?} is not a valid namespace name",
+                a.cnpg_namespace
+            ));
         }
         let connection = homelab_k8s::connect_with_details(&KubeconfigOptions {
             kubeconfig: a.kubeconfig.clone(),

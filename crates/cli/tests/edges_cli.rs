@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::Duration;
 
 use common::*;
 use homelab_core::flows::{Action, EdgeDelta, EdgeKey, FlushBatch};
@@ -289,5 +288,4 @@ async fn cnpg_pod_path_matches_the_database_url_path() {
         );
     }
     drop(pg);
-    let _ = Duration::from_secs(0);
 }

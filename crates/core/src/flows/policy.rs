@@ -19,6 +19,22 @@ use super::{Action, EdgeRow, is_valid_namespace};
 /// credential rotations).
 pub const MIN_OBSERVATION_SECONDS: i64 = 7 * 86_400;
 
+/// A DNS destination for [`PolicyRequest::dns_cidrs`]: an IPv4/IPv6 address (made a
+/// /32 or /128) or a CIDR with a valid prefix length; `None` when it is neither.
+pub fn dns_cidr(s: &str) -> Option<String> {
+    let (ip, bits) = s.split_once('/').map_or((s, None), |(i, b)| (i, Some(b)));
+    let addr: std::net::IpAddr = ip.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    match bits {
+        None => Some(format!("{addr}/{max}")),
+        Some(b) => b
+            .parse::<u8>()
+            .ok()
+            .filter(|b| *b <= max)
+            .map(|b| format!("{addr}/{b}")),
+    }
+}
+
 /// What to derive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyRequest {
@@ -203,6 +219,23 @@ mod tests {
             json!(["api", "cache"])
         );
         assert!(!p.warnings.iter().any(|w| w.contains("days observed")));
+    }
+
+    #[test]
+    fn dns_cidrs() {
+        assert_eq!(dns_cidr("10.96.0.10").as_deref(), Some("10.96.0.10/32"));
+        assert_eq!(dns_cidr("10.96.0.0/12").as_deref(), Some("10.96.0.0/12"));
+        assert_eq!(dns_cidr("fd00::a").as_deref(), Some("fd00::a/128"));
+        for bad in [
+            "",
+            "10.96.0.10/33",
+            "fd00::/129",
+            "not-an-ip",
+            "10.96.0.10/x",
+            "1.2.3/8",
+        ] {
+            assert_eq!(dns_cidr(bad), None, "{bad}");
+        }
     }
 
     #[test]
