@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::StreamExt;
 use homelab_core::flows::Action;
 use homelab_flows::aggregator::{self, AggregatorConfig, Metrics};
 use homelab_flows::goldmane::GoldmaneClient;
@@ -128,7 +129,7 @@ impl Flows for Independent {
     type StreamStream = ResultStream;
 
     async fn stream(&self, req: Request<proto::FlowStreamRequest>) -> Result<Response<ResultStream>, Status> {
-        self.streams.fetch_add(1, Ordering::SeqCst);
+        let n = self.streams.fetch_add(1, Ordering::SeqCst);
         let gte = req.into_inner().start_time_gte;
         let from = if gte < 0 { now() + gte } else { gte };
         let items: Vec<Result<FlowResult, Status>> = self
@@ -138,8 +139,14 @@ impl Flows for Independent {
             .flat_map(|(_, fs)| fs.clone())
             .map(Ok)
             .collect();
-        // Send everything, then end the stream (the client reconnects from its cursor).
-        Ok(Response::new(Box::pin(futures::stream::iter(items))))
+        // The first streams end right after the burst (the client reconnects from its
+        // cursor and gets the open buckets again); later ones stay open like Goldmane's.
+        let burst = futures::stream::iter(items);
+        if n < 3 {
+            Ok(Response::new(Box::pin(burst)))
+        } else {
+            Ok(Response::new(Box::pin(burst.chain(futures::stream::pending()))))
+        }
     }
 
     async fn filter_hints(
@@ -229,7 +236,7 @@ async fn exactly_the_right_edges_from_an_independent_server() {
     assert_eq!(got, want);
     assert_eq!(again, want, "repeated reconnects and backfills counted nothing twice");
     assert!(
-        streams.load(Ordering::SeqCst) >= 2,
+        streams.load(Ordering::SeqCst) >= 4,
         "the server closed the stream and the client resumed"
     );
 }

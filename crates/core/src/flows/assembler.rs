@@ -81,8 +81,11 @@ pub struct BucketAssembler {
     open: BTreeMap<i64, OpenBucket>,
     pending: HashMap<EdgeKey, EdgeDelta>,
     pending_cursor: Option<i64>,
-    /// Wall-clock time the stream last brought something new.
+    /// Wall-clock time the stream last brought something new (or was reopened).
     last_activity: Option<i64>,
+    /// Whether a stream is open. Buckets never close by time while it is not: the part
+    /// a broken stream did not deliver comes with the next backfill.
+    connected: bool,
     stats: AssemblerStats,
 }
 
@@ -96,6 +99,7 @@ impl BucketAssembler {
             pending: HashMap::new(),
             pending_cursor: None,
             last_activity: None,
+            connected: true,
             stats: AssemblerStats::default(),
         }
     }
@@ -185,8 +189,23 @@ impl BucketAssembler {
         }
     }
 
-    /// Closes the open buckets when the stream has been quiet long enough.
+    /// A stream (re)opened at `now`: the quiet clock restarts, since its backfill is about
+    /// to re-send the open buckets.
+    pub fn stream_opened(&mut self, now: i64) {
+        self.connected = true;
+        self.last_activity = Some(now);
+    }
+
+    /// The stream ended or broke: open buckets wait for the next stream's backfill.
+    pub fn stream_closed(&mut self) {
+        self.connected = false;
+    }
+
+    /// Closes the open buckets when an open stream has been quiet long enough.
     pub fn tick(&mut self, now: i64) {
+        if !self.connected {
+            return;
+        }
         let quiet = self
             .last_activity
             .is_none_or(|t| now.saturating_sub(t) >= self.config.quiet_close_seconds);
@@ -352,6 +371,27 @@ mod tests {
         let b = a.take_flush();
         assert_eq!(b.edges.len(), 1, "closed 30 s after the last new information");
         assert_eq!(b.edges[0].1.flow_count, 1, "re-sent flows are not counted again");
+    }
+
+    #[test]
+    fn a_broken_stream_never_closes_a_bucket_by_time() {
+        let mut a = BucketAssembler::new(
+            AssemblerConfig {
+                quiet_close_seconds: 30,
+            },
+            0,
+        );
+        a.stream_opened(1000);
+        a.accept(&flow("web", "api", Reporter::Src, Action::Allow, 1000), 1016);
+        a.stream_closed();
+        a.tick(5000);
+        assert_eq!(a.pending_edges(), 0, "partial bucket kept while disconnected");
+        a.stream_opened(5001);
+        a.accept(&flow("web", "db", Reporter::Src, Action::Allow, 1000), 5002);
+        a.tick(5031);
+        assert_eq!(a.pending_edges(), 0, "quiet clock restarted at the reconnect");
+        a.tick(5032);
+        assert_eq!(a.pending_edges(), 2);
     }
 
     #[test]

@@ -207,6 +207,7 @@ async fn receive<S: FlowSource>(
         match source.open(from).await {
             Ok(mut stream) => {
                 metrics.set_connected(true);
+                lock(&assembler).stream_opened(unix_now());
                 tracing::info!(start_time_gte = from, "streaming flows from Goldmane");
                 loop {
                     tokio::select! {
@@ -249,6 +250,7 @@ async fn receive<S: FlowSource>(
             Err(e) => tracing::warn!(error = %e, "cannot open the Goldmane stream"),
         }
         metrics.set_connected(false);
+        lock(&assembler).stream_closed();
         metrics.reconnect();
         let delay = backoff.next_delay();
         if sleep_or_shutdown(delay, &mut shutdown).await {
