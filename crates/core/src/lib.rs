@@ -13,6 +13,8 @@
 //!   the digest.
 //! - [`watchdog`]: when `whisker-watchdog` restarts Whisker.
 //! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
+//! - [`posture`]: the ingress auth-posture contract shared by the ingress factory and
+//!   the policy engine (admin-UI detection, auth middlewares, exemption annotations).
 //!
 //! Later capabilities land here as modules of the same kind: the secret reference
 //! grammar and output decision, the ingress factory and the policy rules.
@@ -21,6 +23,7 @@
 
 pub mod flows;
 pub mod manifest;
+pub mod posture;
 pub mod upgrade;
 pub mod version;
 pub mod watchdog;
