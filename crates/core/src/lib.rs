@@ -11,6 +11,8 @@
 //! - [`flows`]: the flow trail's edge model (Goldmane flows → namespace edges), the
 //!   bucket/cursor logic, `homelab edges` queries and renderings, policy derivation and
 //!   the digest.
+//! - [`vaultwarden`]: the pure half of `homelab vault` over Vaultwarden: `bw` argv and
+//!   environment, login detection, the `--all` item projection, the op-log line.
 //! - [`watchdog`]: when `whisker-watchdog` restarts Whisker.
 //! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
 //! - [`posture`]: the ingress auth-posture contract shared by the ingress factory and
@@ -24,6 +26,8 @@
 pub mod flows;
 pub mod manifest;
 pub mod posture;
+
 pub mod upgrade;
+pub mod vaultwarden;
 pub mod version;
 pub mod watchdog;

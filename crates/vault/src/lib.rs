@@ -12,3 +12,6 @@
 //! It exposes nothing today so that no caller can depend on a half-built API.
 
 #![forbid(unsafe_code)]
+
+pub mod hardening;
+pub mod vaultwarden;
