@@ -6,6 +6,12 @@
 //! [upgrade]
 //! matrix = "/etc/homelab/addon-compat.json"
 //! prometheus = "http://prometheus.monitoring.svc:9090"
+//!
+//! [vault]
+//! addr = "https://vault.example.org"        # $VAULT_ADDR wins
+//! vaultwarden_server = "https://vaultwarden.example.org"
+//! creds_path = "secret/workstation/claude-users/{user}"
+//! scoped_token_file = "~/.config/claude-auth-sync/vault-token"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -18,6 +24,9 @@ use serde::Deserialize;
 pub struct Config {
     #[serde(default)]
     pub upgrade: UpgradeConfig,
+    /// `[vault]`: see [`homelab_vault::VaultConfig`].
+    #[serde(default)]
+    pub vault: homelab_vault::VaultConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,5 +86,10 @@ mod tests {
         let e = parse("[upgrade]\nmatrx = 1\n").unwrap_err().to_string();
         assert!(e.starts_with("line 2:"), "{e}");
         assert!(parse("").unwrap().upgrade.prometheus.is_none());
+        let c = parse("[vault]\naddr = \"https://v\"\nscoped_token_file = \"~/t\"\n").unwrap();
+        assert_eq!(c.vault.addr.as_deref(), Some("https://v"));
+        assert_eq!(c.vault.creds_path_for("u"), "secret/workstation/claude-users/u");
+        let e = parse("[vault]\nadress = \"x\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 2:"), "{e}");
     }
 }

@@ -17,16 +17,19 @@
 //! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
 //! - [`posture`]: the ingress auth-posture contract shared by the ingress factory and
 //!   the policy engine (admin-UI detection, auth middlewares, exemption annotations).
+//! - [`secret`]: secret references (`vault://`, `k8s://`, `bw://`, `env://`), the
+//!   redacted [`secret::SecretString`], Vault token precedence, the TTY/OSC 52 output
+//!   decision and the `secret inject` template syntax.
 //!
-//! Later capabilities land here as modules of the same kind: the secret reference
-//! grammar and output decision, the ingress factory and the policy rules.
+//! Later capabilities land here as modules of the same kind: the ingress factory and the
+//! policy rules.
 
 #![forbid(unsafe_code)]
 
 pub mod flows;
 pub mod manifest;
 pub mod posture;
-
+pub mod secret;
 pub mod upgrade;
 pub mod vaultwarden;
 pub mod version;

@@ -1,17 +1,29 @@
 //! # homelab-vault
 //!
-//! Secret resolution for homelab (spec §6). **Not built yet**: this crate is reserved for the
-//! adapters behind the typed secret references that `homelab-core` will parse
-//! (`vault://mount/path#key`, `k8s://namespace/name#key`, `bw://item#field`, `env://VAR`):
+//! Secret resolution adapters for homelab (spec §6), behind the typed references that
+//! [`homelab_core::secret`] parses (`vault://mount/path#key`, `k8s://namespace/name#key`,
+//! `bw://item#field`, `env://VAR`):
 //!
-//! - Vault / OpenBao KV v2 (read, list, merge-writes with check-and-set),
-//! - Vaultwarden through the official `bw` CLI (secrets only in the child's environment),
-//! - Kubernetes Secrets through `homelab-k8s`, and environment variables,
+//! - [`resolve`]: the [`Resolver`] with one [`Backend`] per scheme; a scheme without a
+//!   backend fails closed ([`resolve::no_backend_message`]). [`EnvBackend`] serves `env://`.
+//! - [`emit`]: writes a secret per the core output decision (stdout when piped, OSC 52 on
+//!   a known terminal with a detached clear, otherwise a refusal).
+//! - [`input`]: reads a secret value from piped stdin or a no-echo prompt.
+//! - [`config`]: the `[vault]` config section; [`token`]: Vault token discovery with the
+//!   precedence of [`homelab_core::secret::precedence`].
 //!
-//! with the no-leak output model (redacted types, no secrets in argv, logs or errors).
-//! It exposes nothing today so that no caller can depend on a half-built API.
+//! Errors are [`SecretError`]: one line naming what failed and the cause, never a value
+//! or a token. Secrets travel as [`homelab_core::secret::SecretString`].
 
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod emit;
 pub mod hardening;
+pub mod input;
+pub mod resolve;
+pub mod token;
 pub mod vaultwarden;
+
+pub use config::VaultConfig;
+pub use resolve::{Backend, BoxFuture, EnvBackend, ErrorKind, Resolver, SecretError, Unavailable};
