@@ -21,6 +21,8 @@
 //!   the collection: they become `deprecated_api_requests: None` with the reason.
 //! * Whisker self-heal: [`WhiskerWatchdog`] reads the Whisker backend's log and
 //!   Goldmane's readiness, and deletes the Whisker pod when told to.
+//! * Secrets: [`SecretReader::read_key`] reads one key of a core/v1 Secret,
+//!   base64-decoded, as a redacted [`homelab_core::secret::SecretString`].
 //! * Errors are typed and display as one line naming the endpoint and the cause, without
 //!   credentials.
 //! * Feature `fake`: [`fake::FakeApiServer`] and [`fake::FakePrometheus`], in-process HTTP
@@ -47,6 +49,7 @@ mod error;
 mod exec;
 mod kubeconfig;
 mod prometheus;
+mod secrets;
 mod whisker;
 
 pub use collect::{
@@ -60,6 +63,7 @@ pub use kubeconfig::{
     connect, connect_with_details,
 };
 pub use prometheus::{DEPRECATED_APIS_QUERY, PROMETHEUS_TIMEOUT, PrometheusClient};
+pub use secrets::{SecretKeyError, SecretReader};
 pub use whisker::{WhiskerObservation, WhiskerTarget, WhiskerWatchdog};
 
 // Re-exported so callers name the same versions this crate was built with.

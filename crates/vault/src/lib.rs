@@ -9,6 +9,12 @@
 //! - [`emit`]: writes a secret per the core output decision (stdout when piped, OSC 52 on
 //!   a known terminal with a detached clear, otherwise a refusal).
 //! - [`input`]: reads a secret value from piped stdin or a no-echo prompt.
+//! - [`kv`]: Vault/OpenBao KV v2 via vaultrs ([`KvClient`]: read, list, merge-write with
+//!   check-and-set) and [`VaultBackend`] for `vault://` references.
+//! - [`k8s`]: [`K8sBackend`] for `k8s://` references (one key of a Secret, via
+//!   `homelab-k8s`).
+//! - Feature `fake`: `fake::FakeVault`, an in-process KV v2 server with token
+//!   capabilities, 403/404, check-and-set conflicts and a request log.
 //! - [`config`]: the `[vault]` config section; [`token`]: Vault token discovery with the
 //!   precedence of [`homelab_core::secret::precedence`].
 //!
@@ -19,11 +25,17 @@
 
 pub mod config;
 pub mod emit;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod hardening;
 pub mod input;
+pub mod k8s;
+pub mod kv;
 pub mod resolve;
 pub mod token;
 pub mod vaultwarden;
 
 pub use config::VaultConfig;
+pub use k8s::K8sBackend;
+pub use kv::{KvClient, SecretData, VaultBackend, WriteOutcome};
 pub use resolve::{Backend, BoxFuture, EnvBackend, ErrorKind, Resolver, SecretError, Unavailable};

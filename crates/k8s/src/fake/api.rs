@@ -1,6 +1,6 @@
 //! The fake Kubernetes API server.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use homelab_core::upgrade::{ClusterSnapshot, NodeFacts, WorkloadFacts, WorkloadKind};
 use hyper::Method;
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, NodeSystemInfo, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, NodeSystemInfo, PodSpec, PodTemplateSpec, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::version::Info;
 use serde_json::{Value, json};
@@ -35,6 +36,7 @@ pub const FAKE_BAD_TOKEN_CONTEXT: &str = "homelab-fake-bad-token";
 ///
 /// Routes: `GET /api/v1/nodes` (honours `limit` and `continue`),
 /// `GET /apis/apps/v1/namespaces/{ns}/{deployments|daemonsets|statefulsets}/{name}`,
+/// `GET /api/v1/namespaces/{ns}/secrets/{name}` (see [`FakeApiServer::insert_secret`]),
 /// `GET /version`; anything else is a 404 `Status`. Every request except `/version` must
 /// carry `Authorization: Bearer` [`FAKE_TOKEN`] (else 401).
 pub struct FakeApiServer {
@@ -202,6 +204,17 @@ users:
             .unwrap_or_else(|e| panic!("fake API server: cannot build a client: {e}"))
     }
 
+    /// Serves a core/v1 Secret (its `data` base64-encoded, as the API server sends it).
+    pub fn insert_secret(&self, namespace: &str, name: &str, data: &[(&str, &[u8])]) {
+        let data = data.iter().map(|(k, v)| ((*k).to_owned(), v.to_vec())).collect();
+        lock(&self.state.secrets).insert((namespace.to_owned(), name.to_owned()), data);
+    }
+
+    /// Answers 403 Forbidden (as RBAC would) for every Secret in `namespace`.
+    pub fn forbid_secrets_in(&self, namespace: &str) {
+        lock(&self.state.forbidden_secret_namespaces).insert(namespace.to_owned());
+    }
+
     /// `SnapshotCollector::new(self.client()).with_api_url(self.url())`.
     pub fn collector(&self) -> SnapshotCollector {
         SnapshotCollector::new(self.client()).with_api_url(self.url())
@@ -209,6 +222,9 @@ users:
 }
 
 type ObjectKey = (WorkloadKind, String, String);
+/// `(namespace, name)`.
+type ObjectName = (String, String);
+type SecretData = BTreeMap<String, Vec<u8>>;
 
 fn key(kind: WorkloadKind, namespace: &str, name: &str) -> ObjectKey {
     (kind, namespace.to_owned(), name.to_owned())
@@ -230,6 +246,8 @@ struct ApiState {
     pods: Mutex<Vec<FakePod>>,
     deleted_pods: Mutex<Vec<String>>,
     exec: exec::ExecState,
+    secrets: Mutex<HashMap<ObjectName, SecretData>>,
+    forbidden_secret_namespaces: Mutex<HashSet<String>>,
 }
 
 /// A pod the fake serves under `/api/v1/namespaces/{ns}/pods` (for the watchdog).
@@ -276,6 +294,8 @@ impl ApiState {
             pods: Mutex::new(Vec::new()),
             deleted_pods: Mutex::new(Vec::new()),
             exec: exec::ExecState::default(),
+            secrets: Mutex::new(HashMap::new()),
+            forbidden_secret_namespaces: Mutex::new(HashSet::new()),
         };
         let nodes = snapshot.nodes.iter().map(|n| node_item(&state, n)).collect();
         state.nodes = nodes;
@@ -329,12 +349,50 @@ impl ApiState {
             ["api", "v1", "namespaces", ns, "pods", name] if pod_delete => self.delete_pod(ns, name),
             ["api", "v1", "namespaces", ns, "pods", name, "log"] => self.pod_log(ns, name, &head),
             ["api", "v1", "namespaces", ns, "pods", name, "exec"] => self.exec(ns, name, &head),
+            ["api", "v1", "namespaces", ns, "secrets", name] => self.get_secret(ns, name),
             ["apis", "apps", "v1", "namespaces", ns, plural, name] => match kind_of(plural) {
                 Some(kind) => self.get_workload(kind, plural, ns, name),
                 None => not_found_generic(),
             },
             _ => not_found_generic(),
         }
+    }
+
+    fn get_secret(&self, ns: &str, name: &str) -> Reply {
+        if lock(&self.forbidden_secret_namespaces).contains(ns) {
+            return status_reply(
+                403,
+                "Forbidden",
+                &format!(
+                    "secrets \"{name}\" is forbidden: User \"system:serviceaccount:homelab:fake\" cannot get resource \"secrets\" in API group \"\" in the namespace \"{ns}\""
+                ),
+                json!({ "name": name, "kind": "secrets" }),
+            );
+        }
+        let Some(data) = lock(&self.secrets).get(&(ns.to_owned(), name.to_owned())).cloned() else {
+            return status_reply(
+                404,
+                "NotFound",
+                &format!("secrets \"{name}\" not found"),
+                json!({ "name": name, "kind": "secrets" }),
+            );
+        };
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some(ns.to_owned()),
+                uid: Some(self.uid()),
+                resource_version: Some(self.resource_version.to_string()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
+            type_: Some("Opaque".to_owned()),
+            ..Secret::default()
+        };
+        let mut value = serde_json::to_value(&secret).unwrap_or_default();
+        value["apiVersion"] = json!("v1");
+        value["kind"] = json!("Secret");
+        http::json_reply(200, &value)
     }
 
     fn list_nodes(&self, head: &RequestHead) -> Reply {
