@@ -15,6 +15,7 @@
 //! [`homelab_core::vaultwarden::base_env`]). The caller must hold the per-user lock
 //! ([`crate::hardening::UserLock`]) around a session.
 
+mod backend;
 mod runner;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use homelab_core::secret::SecretString;
 use homelab_core::vaultwarden::{self as vw, BwCommand, Field, NormalizedItem, Status};
 
+pub use backend::{BwBackend, BwSettings, creds_from};
 pub use runner::{BwError, BwRunner, ChildEnv, ProcessRunner};
 
 /// One user's Vaultwarden credentials, as stored in their Vault path.
