@@ -3,11 +3,14 @@ use std::collections::HashMap;
 
 use super::*;
 
+/// One recorded call: argv, env names, secret env values.
+type Call = (Vec<String>, Vec<String>, Vec<(String, String)>);
+
 /// A scripted `bw`: answers by verb, records argv and the environment it was given.
 #[derive(Default)]
 struct Script {
     answers: HashMap<&'static str, Result<&'static str, &'static str>>,
-    calls: RefCell<Vec<(Vec<String>, Vec<String>, Vec<(String, String)>)>>,
+    calls: RefCell<Vec<Call>>,
 }
 
 impl BwRunner for Script {
