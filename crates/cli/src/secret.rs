@@ -37,7 +37,7 @@ async fn build_resolver(schemes: &BTreeSet<Scheme>, vault: &VaultConfig, k8s: &S
     if schemes.contains(&Scheme::Vault) {
         match kv_client(vault) {
             Ok(client) => resolver.register(Box::new(VaultBackend::new(client))),
-            Err(e) => resolver.register(Box::new(Unavailable::new(Scheme::Vault, e.to_string()))),
+            Err(e) => resolver.register(Box::new(Unavailable::from_error(Scheme::Vault, e))),
         };
     }
     if schemes.contains(&Scheme::K8s) {

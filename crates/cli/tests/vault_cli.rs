@@ -274,6 +274,9 @@ async fn kv_never_falls_back_to_the_scoped_token() {
     std::fs::remove_file(e.home.path().join(".vault-token")).unwrap();
     let r = e.run(&["vault", "kv", "get", "secret/app/db", "--field", "user"]).await;
     assert_fails(&r, 1, "no Vault token: set VAULT_TOKEN or run `vault login`");
+    // vault:// references follow the kv rule too.
+    let r = e.run(&["secret", "get", "vault://secret/app/db#user"]).await;
+    assert_fails(&r, 1, "vault://secret/app/db#user: no Vault token");
     assert!(e.vault.requests().is_empty(), "{:?}", e.vault.requests());
 }
 
