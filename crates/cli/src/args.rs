@@ -34,6 +34,16 @@ pub enum Cmd {
     Edges(Box<EdgesArgs>),
     /// Run a Goldmane-compatible Flows server (mTLS) streaming a topology's synthetic flows.
     Sim(SimArgs),
+    /// Secrets: Vault/OpenBao KV (`homelab vault kv get|list|put`).
+    Vault {
+        #[command(subcommand)]
+        cmd: VaultCmd,
+    },
+    /// Resolve typed secret references (vault://, k8s://, bw://, env://): get one, or render a template.
+    Secret {
+        #[command(subcommand)]
+        cmd: SecretCmd,
+    },
     /// Run the main job on bundled examples, no cluster needed.
     Demo,
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -122,6 +132,132 @@ pub struct ApisArgs {
     /// Files or directories (searched recursively for .yaml, .yml, .json), or - for stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// `homelab vault …`.
+#[derive(Debug, Subcommand)]
+pub enum VaultCmd {
+    /// HashiCorp Vault / OpenBao KV v2 (infra secrets), with YOUR token: $VAULT_TOKEN, then ~/.vault-token (never the scoped Vaultwarden token).
+    #[command(long_about = "HashiCorp Vault / OpenBao KV v2 (infra secrets).\n\n\
+        Uses your own Vault token: $VAULT_TOKEN, then ~/.vault-token (`vault login`); never the \
+        scoped Vaultwarden token. The address is $VAULT_ADDR, else `addr` in the [vault] section \
+        of ~/.config/homelab/config.toml. Paths are MOUNT/PATH (secret/app/db).\n\n\
+        Exit codes: 0 ok; 1 failed (Vault error, not found, 403, unreachable, refused to print \
+        to a terminal, empty value); 2 usage, malformed path or configuration (no address).")]
+    Kv {
+        #[command(subcommand)]
+        cmd: KvCmd,
+    },
+}
+
+/// `homelab vault kv …`.
+#[derive(Debug, Subcommand)]
+pub enum KvCmd {
+    /// Read a KV secret: one key with --field (to stdout when piped, else the clipboard), or all keys as JSON (piped only).
+    Get(KvGetArgs),
+    /// List the keys and sub-paths below PATH, one per line.
+    List(KvListArgs),
+    /// Set KEY at PATH to a value read from stdin (or a no-echo prompt); merges, never clobbers other keys.
+    #[command(
+        long_about = "Set KEY at PATH to a value read from stdin, or from a no-echo prompt when \
+        stdin is a terminal. Only trailing newlines are trimmed; an empty value is refused and \
+        nothing is written. The write merges: the current data is read and written back with the \
+        key set, with check-and-set on the version read (a path that does not exist is created), \
+        so sibling keys are never clobbered and no `patch` capability is needed. Values are never \
+        accepted on the command line."
+    )]
+    Put(KvPutArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KvGetArgs {
+    /// MOUNT/PATH, e.g. secret/app/db.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+    /// Print only this key's value.
+    #[arg(long, value_name = "KEY")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KvListArgs {
+    /// MOUNT/ or MOUNT/PATH, e.g. secret/ or secret/app.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KvPutArgs {
+    /// MOUNT/PATH, e.g. secret/app/db.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+    /// The key to set.
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+    /// Refused: values never go on the command line (shell history, ps).
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+/// `homelab secret …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretCmd {
+    /// Print one referenced secret (to stdout when piped, else the OSC 52 clipboard, else refuse).
+    #[command(long_about = "Print the secret one reference names.\n\n\
+        References: vault://MOUNT/PATH#KEY (Vault KV v2, your own token), \
+        k8s://NAMESPACE/NAME#KEY (a Kubernetes Secret key, your kubeconfig), bw://ITEM#FIELD \
+        (Vaultwarden), env://VAR. Characters other than letters, digits and -._~!$&'()*+,;=:@ \
+        are written %XX (a space is %20).\n\n\
+        Output: stdout when stdout is not a terminal; on a terminal the value is copied with \
+        OSC 52 (kitty, alacritty, foot, wezterm, ghostty, tmux, screen; stderr must be a \
+        terminal too) and cleared after 30 s; otherwise refused.\n\n\
+        Exit codes: 0 ok; 1 failed (backend error, missing key, refused); 2 usage or malformed reference.")]
+    Get(SecretGetArgs),
+    /// Render a template, replacing every {{ REFERENCE }} with its secret; all or nothing.
+    #[command(
+        long_about = "Render a template, replacing every {{ REFERENCE }} (spaces inside the \
+        braces optional) with the secret it names. Every reference is resolved before anything \
+        is written; any missing key or backend error fails the whole render (never an empty \
+        string) and writes nothing. `{{` not followed by SCHEME:// is plain text (Helm, Go \
+        templates); write \\{{ for a literal {{.\n\n\
+        -o FILE is created with mode 0600, atomically (a temporary file in the same directory, \
+        then a rename). Without -o the result goes to stdout, which must not be a terminal.\n\n\
+        Exit codes: 0 ok; 1 failed (backend error, missing key, refused, I/O); 2 usage, \
+        template syntax or malformed reference."
+    )]
+    Inject(InjectArgs),
+}
+
+/// Kubeconfig selection for k8s:// references.
+#[derive(Debug, Args)]
+pub struct SecretK8sArgs {
+    /// Kubeconfig for k8s:// references. Otherwise: in-cluster service account, then $KUBECONFIG, then ~/.kube/config.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for k8s:// references.
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretGetArgs {
+    /// vault://MOUNT/PATH#KEY, k8s://NAMESPACE/NAME#KEY, bw://ITEM#FIELD or env://VAR.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    #[command(flatten)]
+    pub k8s: SecretK8sArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InjectArgs {
+    /// Template file (default: stdin).
+    #[arg(short = 'i', long = "in-file", value_name = "TEMPLATE")]
+    pub input: Option<PathBuf>,
+    /// Output file, created 0600 (default: stdout, refused on a terminal).
+    #[arg(short = 'o', long = "out-file", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub k8s: SecretK8sArgs,
 }
 
 pub fn completions(shell: Shell) {

@@ -3,20 +3,23 @@
 //!
 //! Exit codes are a contract (README "Exit codes"): `upgrade gate` 0 safe / 2 actionable
 //! block / 3 gate error / 4 held; `upgrade snapshot` 0 / 3; `upgrade apis` 0 clean /
-//! 1 found / 2 error; everything else 0 / 2.
+//! 1 found / 2 error; `vault kv` and `secret` 0 ok / 1 failed or refused / 2 usage;
+//! everything else 0 / 2.
 
 mod args;
 mod demo;
 mod edges;
 mod inputs;
+mod secret;
 mod sim;
 mod upgrade;
+mod vault;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Cmd, UpgradeCmd};
+use crate::args::{Cli, Cmd, UpgradeCmd, VaultCmd};
 use homelab_cli::fail::{self, Failure};
 
 fn main() -> ExitCode {
@@ -34,6 +37,10 @@ fn main() -> ExitCode {
         },
         Cmd::Edges(a) => edges::run(*a),
         Cmd::Sim(a) => sim::run(a),
+        Cmd::Vault { cmd } => match cmd {
+            VaultCmd::Kv { cmd } => vault::kv(cmd),
+        },
+        Cmd::Secret { cmd } => secret::run(cmd),
         Cmd::Demo => demo::run(),
         Cmd::Completions { shell } => {
             args::completions(shell);

@@ -63,6 +63,8 @@ pub struct LoggedRequest {
 struct Secret {
     data: Map<String, Value>,
     version: u64,
+    /// The latest version is soft-deleted (`vault kv delete`).
+    deleted: bool,
 }
 
 #[derive(Default)]
@@ -145,14 +147,31 @@ impl FakeVault {
         let mut st = lock(&self.state);
         let key = (mount.to_owned(), path.to_owned());
         let version = st.secrets.get(&key).map_or(0, |s| s.version) + 1;
-        st.secrets.insert(key, Secret { data, version });
+        st.secrets.insert(
+            key,
+            Secret {
+                data,
+                version,
+                deleted: false,
+            },
+        );
     }
 
-    /// The current data at a path (`None` if absent).
+    /// Soft-deletes the latest version (like `vault kv delete`): reads then answer 404 with
+    /// the version metadata in `data`, as Vault does.
+    pub fn soft_delete(&self, mount: &str, path: &str) {
+        if let Some(s) = lock(&self.state).secrets.get_mut(&(mount.to_owned(), path.to_owned())) {
+            s.deleted = true;
+            s.data.clear();
+        }
+    }
+
+    /// The current data at a path (`None` if absent or soft-deleted).
     pub fn get(&self, mount: &str, path: &str) -> Option<BTreeMap<String, Value>> {
         lock(&self.state)
             .secrets
             .get(&(mount.to_owned(), path.to_owned()))
+            .filter(|s| !s.deleted)
             .map(|s| s.data.clone().into_iter().collect())
     }
 
@@ -351,6 +370,11 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Reply {
                 return errors(403, &["permission denied"]);
             }
             match st.secrets.get(&key) {
+                Some(s) if s.deleted => {
+                    let mut meta = version_metadata(s.version);
+                    meta["deletion_time"] = json!("2026-01-02T00:00:00.000000000Z");
+                    reply(404, &envelope(json!({ "data": null, "metadata": meta })))
+                }
                 Some(s) => reply(
                     200,
                     &envelope(json!({ "data": s.data, "metadata": version_metadata(s.version) })),
@@ -377,7 +401,9 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Reply {
                 let entry = st.secrets.entry(key.clone()).or_insert(Secret {
                     data: Map::new(),
                     version: 0,
+                    deleted: false,
                 });
+                entry.deleted = false;
                 entry
                     .data
                     .insert(format!("concurrent-{n}"), Value::from("other writer"));
@@ -390,7 +416,14 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Reply {
                 return errors(400, &["check-and-set parameter did not match the current version"]);
             }
             let version = current + 1;
-            st.secrets.insert(key, Secret { data, version });
+            st.secrets.insert(
+                key,
+                Secret {
+                    data,
+                    version,
+                    deleted: false,
+                },
+            );
             reply(200, &envelope(version_metadata(version)))
         }
         ("data", "PATCH") => {

@@ -76,8 +76,7 @@ pub fn prompt_no_echo(prompt: &str) -> Result<SecretString, SecretError> {
         )
     };
     let mut stderr = io::stderr();
-    write!(stderr, "{prompt}").map_err(io_err)?;
-    stderr.flush().map_err(io_err)?;
+    // Echo goes off before the prompt appears, so nothing typed after it is echoed.
     let guard = match termios::tcgetattr(io::stdin()) {
         Ok(saved) => {
             let mut quiet = saved.clone();
@@ -88,6 +87,8 @@ pub fn prompt_no_echo(prompt: &str) -> Result<SecretString, SecretError> {
         // Not a real terminal after all: refuse rather than echo the secret.
         Err(e) => return Err(io_err(e.into())),
     };
+    write!(stderr, "{prompt}").map_err(io_err)?;
+    stderr.flush().map_err(io_err)?;
     let mut line = String::new();
     let read = io::stdin().lock().read_line(&mut line);
     drop(guard);

@@ -91,15 +91,22 @@ pub trait Backend: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct Unavailable {
     scheme: Scheme,
-    reason: String,
+    error: SecretError,
 }
 
 impl Unavailable {
+    /// A backend that is not configured ([`ErrorKind::NotConfigured`]) for `reason`.
     pub fn new(scheme: Scheme, reason: impl Into<String>) -> Self {
         Self {
             scheme,
-            reason: reason.into(),
+            error: SecretError::new(ErrorKind::NotConfigured, reason),
         }
+    }
+
+    /// A backend whose construction failed with `error` (its kind is kept: a missing token
+    /// stays [`ErrorKind::Unauthenticated`]).
+    pub fn from_error(scheme: Scheme, error: SecretError) -> Self {
+        Self { scheme, error }
     }
 }
 
@@ -109,7 +116,7 @@ impl Backend for Unavailable {
     }
 
     fn resolve<'a>(&'a self, _reference: &'a SecretRef) -> BoxFuture<'a, Result<SecretString, SecretError>> {
-        let e = SecretError::new(ErrorKind::NotConfigured, self.reason.clone());
+        let e = self.error.clone();
         Box::pin(async move { Err(e) })
     }
 }

@@ -173,6 +173,20 @@ async fn survives_check_and_set_races_and_gives_up_when_bounded() {
 }
 
 #[tokio::test]
+async fn soft_deleted_secret_is_absent_and_rewritable() {
+    let (vault, kv) = setup().await;
+    vault.put("secret", "gone", &[("a", "1")]);
+    vault.put("secret", "gone", &[("a", "2")]);
+    vault.soft_delete("secret", "gone");
+    let e = kv.read(&p("secret/gone")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    // The write must use the deleted version for check-and-set (cas=0 would conflict forever).
+    let out = kv.put_key(&p("secret/gone"), "b", &secret(VALUE)).await.unwrap();
+    assert_eq!((out.created, out.version, out.retries), (true, 3, 0));
+    assert_eq!(vault.get("secret", "gone").unwrap().keys().collect::<Vec<_>>(), ["b"]);
+}
+
+#[tokio::test]
 async fn unreachable_vault_names_the_address() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -25,6 +25,10 @@ pub fn homelab(home: &Path) -> Command {
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("RUST_LOG")
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN")
+        .env_remove("TERM")
+        .env_remove("TERM_PROGRAM")
         .stdin(Stdio::null());
     c
 }

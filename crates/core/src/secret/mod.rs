@@ -4,7 +4,7 @@
 //!
 //! - [`SecretString`]: a value whose `Debug`/`Display` print `[redacted]`.
 //! - [`SecretRef`]: `vault://mount/path#key`, `k8s://namespace/name#key`,
-//!   `bw://item#field`, `env://VAR` (grammar and escape rule in [`reference`]).
+//!   `bw://item#field`, `env://VAR` (grammar and escape rule in [`mod@reference`]).
 //! - [`precedence`]: the Vault token source order per command family and the address.
 //! - [`output`]: stdout / OSC 52 clipboard / refuse, and the refusal messages.
 //! - [`template`]: `{{ REF }}` templates for `homelab secret inject`.

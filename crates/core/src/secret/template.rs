@@ -6,7 +6,7 @@
 //! ```
 //!
 //! - A reference is `{{`, optional spaces/tabs, a reference (see
-//!   [`super::reference`]), optional spaces/tabs, `}}`. It is replaced by the value, with
+//!   [`mod@super::reference`]), optional spaces/tabs, `}}`. It is replaced by the value, with
 //!   nothing added or trimmed.
 //! - `{{` followed (after optional spaces) by a scheme-like word and `://` is always a
 //!   reference: a typo or an unknown scheme is an error, never passed through. Any other
