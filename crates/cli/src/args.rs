@@ -34,10 +34,10 @@ pub enum Cmd {
     Edges(Box<EdgesArgs>),
     /// Run a Goldmane-compatible Flows server (mTLS) streaming a topology's synthetic flows.
     Sim(SimArgs),
-    /// Secrets: Vault/OpenBao KV (`homelab vault kv get|list|put`).
+    /// Two secret stores: Vaultwarden (your logins: get, code, list, …) and Vault/OpenBao KV (infra: `vault kv`).
     Vault {
         #[command(subcommand)]
-        cmd: VaultCmd,
+        cmd: Option<VaultCmd>,
     },
     /// Resolve typed secret references (vault://, k8s://, bw://, env://): get one, or render a template.
     Secret {
@@ -137,6 +137,26 @@ pub struct ApisArgs {
 /// `homelab vault …`.
 #[derive(Debug, Subcommand)]
 pub enum VaultCmd {
+    /// [vaultwarden] One-time: store your master password + API key in your own Vault path, then verify.
+    Setup,
+    /// [vaultwarden] Is your vault configured, unlockable and reachable? (no secrets; exit 1 if not)
+    Status,
+    /// [vaultwarden] List your item names (never values).
+    List(VwListArgs),
+    /// [vaultwarden] Search your item names.
+    Search(VwSearchArgs),
+    /// [vaultwarden] Fetch one field of a login: to stdout when piped, else the clipboard (auto-clears).
+    #[command(long_about = "Fetch one field of a Vaultwarden item.\n\n\
+        Piped: printed to stdout. On a terminal: copied with OSC 52 (kitty, alacritty, foot, \
+        wezterm, ghostty, tmux, screen; stderr must be the terminal) and cleared after 30 s; \
+        otherwise refused. --json and --all print JSON and refuse a terminal. --all never \
+        includes the TOTP seed (\"totp\": true); use `homelab vault code`.\n\n\
+        Exit codes: 0 ok; 1 failed or refused; 2 usage.")]
+    Get(VwGetArgs),
+    /// [vaultwarden] The current TOTP code for an item.
+    Code(VwCodeArgs),
+    /// [vaultwarden] Lock and log out the local bw session (always exits 0; prints `locked` when logged out).
+    Lock,
     /// HashiCorp Vault / OpenBao KV v2 (infra secrets), with YOUR token: $VAULT_TOKEN, then ~/.vault-token (never the scoped Vaultwarden token).
     #[command(long_about = "HashiCorp Vault / OpenBao KV v2 (infra secrets).\n\n\
         Uses your own Vault token: $VAULT_TOKEN, then ~/.vault-token (`vault login`); never the \
@@ -148,6 +168,41 @@ pub enum VaultCmd {
         #[command(subcommand)]
         cmd: KvCmd,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct VwListArgs {
+    /// Only items whose name matches (bw's search).
+    #[arg(long, value_name = "Q")]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VwSearchArgs {
+    /// Words to search for (joined with spaces).
+    #[arg(value_name = "QUERY", required = true)]
+    pub query: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VwGetArgs {
+    /// The item's name or id.
+    pub name: String,
+    /// password (default), username, uri, notes or totp (the current code).
+    #[arg(long, value_name = "FIELD")]
+    pub field: Option<String>,
+    /// Print {"<field>": "<value>"} (piped only).
+    #[arg(long)]
+    pub json: bool,
+    /// Print every field, custom ones included, as JSON (piped only; TOTP as a presence flag).
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VwCodeArgs {
+    /// The item's name or id.
+    pub name: String,
 }
 
 /// `homelab vault kv …`.

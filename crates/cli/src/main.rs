@@ -14,6 +14,7 @@ mod secret;
 mod sim;
 mod upgrade;
 mod vault;
+mod vaultwarden;
 
 use std::process::ExitCode;
 
@@ -38,7 +39,18 @@ fn main() -> ExitCode {
         Cmd::Edges(a) => edges::run(*a),
         Cmd::Sim(a) => sim::run(a),
         Cmd::Vault { cmd } => match cmd {
-            VaultCmd::Kv { cmd } => vault::kv(cmd),
+            None => {
+                print!("{}", vaultwarden::HELP);
+                Ok(0)
+            }
+            Some(VaultCmd::Kv { cmd }) => vault::kv(cmd),
+            Some(VaultCmd::Setup) => vaultwarden::setup(),
+            Some(VaultCmd::Status) => vaultwarden::status(),
+            Some(VaultCmd::List(a)) => vaultwarden::list(a),
+            Some(VaultCmd::Search(a)) => vaultwarden::search(a),
+            Some(VaultCmd::Get(a)) => vaultwarden::get(a),
+            Some(VaultCmd::Code(a)) => vaultwarden::code(a),
+            Some(VaultCmd::Lock) => vaultwarden::lock_verb(),
         },
         Cmd::Secret { cmd } => secret::run(cmd),
         Cmd::Demo => demo::run(),

@@ -52,6 +52,12 @@ async fn build_resolver(schemes: &BTreeSet<Scheme>, vault: &VaultConfig, k8s: &S
             Err(e) => resolver.register(Box::new(Unavailable::new(Scheme::K8s, e.to_string()))),
         };
     }
+    if schemes.contains(&Scheme::Bw) {
+        match crate::vaultwarden::bw_backend(vault) {
+            Ok(b) => resolver.register(Box::new(b)),
+            Err(e) => resolver.register(Box::new(Unavailable::from_error(Scheme::Bw, e))),
+        };
+    }
     resolver
 }
 

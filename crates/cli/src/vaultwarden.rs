@@ -20,9 +20,9 @@ use homelab_vault::emit::{ClipboardClear, emit_secret, terminal_facts};
 use homelab_vault::hardening::{self, UserLock};
 use homelab_vault::token::{TokenEnv, discover_token, require_token};
 use homelab_vault::vaultwarden::{
-    Creds, CredsStore, ProcessRunner, Session, Vaultwarden, VaultwardenError, appdata_dir,
+    BwBackend, BwSettings, Creds, CredsStore, ProcessRunner, Session, Vaultwarden, VaultwardenError, appdata_dir,
 };
-use homelab_vault::{ErrorKind, KvClient, SecretError};
+use homelab_vault::{ErrorKind, KvClient, SecretError, VaultConfig};
 
 use crate::args::{VwCodeArgs, VwGetArgs, VwListArgs, VwSearchArgs};
 use crate::vault::{FAILED, USAGE, load_config, secret_failure};
@@ -92,13 +92,7 @@ impl CredsStore for KvCreds {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(kv_error(e)),
         };
-        let get = |k: &str| data.get(k).unwrap_or_default();
-        Ok(Some(Creds {
-            email: get(vw::creds_keys::EMAIL).expose().to_owned(),
-            client_id: get(vw::creds_keys::CLIENT_ID).expose().to_owned(),
-            master_password: get(vw::creds_keys::MASTER_PASSWORD),
-            client_secret: get(vw::creds_keys::CLIENT_SECRET),
-        }))
+        Ok(Some(homelab_vault::vaultwarden::creds_from(&data)))
     }
 
     fn write_creds(&self, creds: &Creds) -> Result<(), VaultwardenError> {
@@ -119,8 +113,8 @@ impl CredsStore for KvCreds {
     }
 }
 
-fn config_error(msg: impl Into<String>) -> Failure {
-    Failure::new(USAGE, anyhow!(msg.into()))
+fn not_configured(msg: impl Into<String>) -> SecretError {
+    SecretError::new(ErrorKind::NotConfigured, msg)
 }
 
 fn vw_failure(e: VaultwardenError) -> Failure {
@@ -128,58 +122,85 @@ fn vw_failure(e: VaultwardenError) -> Failure {
 }
 
 /// The OS user (`$USER`, else `$LOGNAME`): names the creds path.
-fn current_user() -> Result<String, Failure> {
+fn current_user() -> Result<String, SecretError> {
     std::env::var("USER")
         .ok()
         .filter(|u| !u.is_empty())
         .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
-        .ok_or_else(|| config_error("cannot tell who you are: $USER is not set"))
+        .ok_or_else(|| not_configured("cannot tell who you are: $USER is not set"))
 }
 
-fn context() -> Result<Ctx, Failure> {
-    let config = load_config()?;
-    let vcfg = &config.vault;
+/// What every Vaultwarden use needs: the KV client holding the Vaultwarden token, the
+/// user's creds path and where `bw` runs.
+struct Parts {
+    client: KvClient,
+    path: KvPath,
+    settings: BwSettings,
+}
+
+fn parts(vcfg: &VaultConfig) -> Result<Parts, SecretError> {
     let user = current_user()?;
     let template = vcfg
         .creds_path
         .as_deref()
         .unwrap_or(homelab_vault::config::DEFAULT_CREDS_PATH);
-    let creds_path = vw::creds_path(template, &user).map_err(|e| config_error(e.to_string()))?;
+    let creds_path = vw::creds_path(template, &user).map_err(|e| not_configured(e.to_string()))?;
     let path = KvPath::parse_cli(&creds_path, false)
-        .map_err(|e| config_error(format!("invalid [vault] creds_path {creds_path:?}: {e}")))?;
+        .map_err(|e| not_configured(format!("invalid [vault] creds_path {creds_path:?}: {e}")))?;
     let server = vcfg
-        .vaultwarden_server()
-        .map_err(secret_failure)?
+        .vaultwarden_server()?
         .ok_or_else(|| {
-            config_error("no Vaultwarden server: set [vault] vaultwarden_server in ~/.config/homelab/config.toml")
+            not_configured("no Vaultwarden server: set [vault] vaultwarden_server in ~/.config/homelab/config.toml")
         })?
         .to_owned();
     let env_addr = std::env::var("VAULT_ADDR").ok();
-    let (addr, _) = vcfg.address(env_addr.as_deref()).map_err(secret_failure)?;
+    let (addr, _) = vcfg.address(env_addr.as_deref())?;
     let decision = discover_token(TokenPurpose::Vaultwarden, vcfg, &TokenEnv::from_process());
     for line in decision.explain() {
         tracing::debug!("vault token: {line}");
     }
-    let token = require_token(&decision).map_err(secret_failure)?;
-    let client = KvClient::new(&addr, &token, homelab_vault::kv::DEFAULT_TIMEOUT).map_err(secret_failure)?;
+    let token = require_token(&decision)?;
+    let client = KvClient::new(&addr, &token, homelab_vault::kv::DEFAULT_TIMEOUT)?;
+    let runtime_dir = hardening::runtime_dir(hardening::current_uid());
+    Ok(Parts {
+        client,
+        path,
+        settings: BwSettings {
+            server_url: server,
+            runtime_dir,
+            home: std::env::var("HOME").unwrap_or_default(),
+            path: std::env::var("PATH").ok(),
+            runner: ProcessRunner::default(),
+            user,
+        },
+    })
+}
+
+/// The `bw://` backend for `homelab secret` (registered as unavailable, with the reason,
+/// when Vaultwarden is not configured).
+pub fn bw_backend(vcfg: &VaultConfig) -> Result<BwBackend, SecretError> {
+    let p = parts(vcfg)?;
+    Ok(BwBackend::new(p.client, p.path, p.settings))
+}
+
+fn context() -> Result<Ctx, Failure> {
+    let config = load_config()?;
+    let Parts { client, path, settings } = parts(&config.vault).map_err(secret_failure)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new(FAILED, anyhow!("cannot start the async runtime: {e}")))?;
-    let uid = hardening::current_uid();
-    let runtime_dir = hardening::runtime_dir(uid);
-    let home = std::env::var("HOME").unwrap_or_default();
     Ok(Ctx {
         vw: Vaultwarden {
-            runner: ProcessRunner::default(),
+            runner: settings.runner,
             creds: KvCreds { rt, client, path },
-            server_url: server,
-            appdata: appdata_dir(&runtime_dir),
-            home,
-            path: std::env::var("PATH").ok(),
+            server_url: settings.server_url,
+            appdata: appdata_dir(&settings.runtime_dir),
+            home: settings.home,
+            path: settings.path,
         },
-        user,
-        runtime_dir,
+        user: settings.user,
+        runtime_dir: settings.runtime_dir,
     })
 }
 
@@ -193,7 +214,10 @@ fn lock(ctx: &Ctx) -> Result<UserLock, Failure> {
     UserLock::acquire(&ctx.runtime_dir).map_err(|e| {
         Failure::new(
             FAILED,
-            anyhow!("cannot take the per-user vault lock: {e} (is {} a writable runtime dir?)", ctx.runtime_dir.display()),
+            anyhow!(
+                "cannot take the per-user vault lock: {e} (is {} a writable runtime dir?)",
+                ctx.runtime_dir.display()
+            ),
         )
     })
 }
@@ -235,12 +259,20 @@ pub fn get(a: VwGetArgs) -> Result<u8, Failure> {
     let field: Field = if a.all {
         Field::Password
     } else {
-        a.field.as_deref().unwrap_or("password").parse().map_err(|e| Failure::new(USAGE, e))?
+        a.field
+            .as_deref()
+            .unwrap_or("password")
+            .parse()
+            .map_err(|e: vw::InvalidField| Failure::new(USAGE, e))?
     };
     let stdout_tty = std::io::stdout().is_terminal();
     if a.all && stdout_tty {
         // Before any fetch: the whole item must never reach a terminal.
         return Err(Failure::new(FAILED, anyhow!(REFUSE_GET_ALL)));
+    }
+    if !a.all && !a.json {
+        // The value could not be delivered anyway: do not read it.
+        refuse_early()?;
     }
     let ctx = context()?;
     let _lock = lock(&ctx)?;
@@ -261,7 +293,10 @@ pub fn get(a: VwGetArgs) -> Result<u8, Failure> {
             return Err(Failure::new(FAILED, anyhow!(msg)));
         }
         let mut obj = serde_json::Map::new();
-        obj.insert(field.as_str().to_owned(), serde_json::Value::String(value.expose().to_owned()));
+        obj.insert(
+            field.as_str().to_owned(),
+            serde_json::Value::String(value.expose().to_owned()),
+        );
         let json = SecretString::new(serde_json::Value::Object(obj).to_string());
         return write_stdout(json.expose()).map(|()| 0);
     }
@@ -404,13 +439,16 @@ impl Answers {
 pub fn setup() -> Result<u8, Failure> {
     harden();
     let ctx = context()?;
-    eprintln!("One-time setup. Stored ONLY in your own Vault path; the admin never sees it.");
-    eprintln!(
-        "Get your API key at {} → Settings → Security → Keys → View API key.",
-        ctx.vw.server_url
-    );
+    let tty = std::io::stdin().is_terminal();
+    if tty {
+        eprintln!("One-time setup. Stored ONLY in your own Vault path; the admin never sees it.");
+        eprintln!(
+            "Get your API key at {} → Settings → Security → Keys → View API key.",
+            ctx.vw.server_url
+        );
+    }
     let mut answers = Answers {
-        tty: std::io::stdin().is_terminal(),
+        tty,
         lines: std::io::stdin().lock(),
     };
     let email = answers.line("Vaultwarden email: ")?;
@@ -418,7 +456,10 @@ pub fn setup() -> Result<u8, Failure> {
     let client_secret = answers.secret("API key client_secret: ")?;
     let master_password = answers.secret("Master password: ")?;
     if master_password.is_empty() || client_id.is_empty() || client_secret.is_empty() {
-        return Err(Failure::new(FAILED, anyhow!("all fields are required (nothing written)")));
+        return Err(Failure::new(
+            FAILED,
+            anyhow!("all fields are required (nothing written)"),
+        ));
     }
     let creds = Creds {
         email,
@@ -445,15 +486,4 @@ pub fn setup() -> Result<u8, Failure> {
     }
     eprintln!("✓ Verified. Fetches are now AFK.");
     Ok(0)
-}
-
-/// The error kind for a Vaultwarden failure used as a `bw://` reference backend.
-pub fn kind_of(e: &VaultwardenError) -> ErrorKind {
-    match e {
-        VaultwardenError::NotConfigured => ErrorKind::NotConfigured,
-        VaultwardenError::Login(_) | VaultwardenError::Unlock(_) | VaultwardenError::EmptySession => {
-            ErrorKind::Unauthenticated
-        }
-        _ => ErrorKind::Unavailable,
-    }
 }

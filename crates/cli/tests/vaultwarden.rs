@@ -70,7 +70,11 @@ impl Env {
     fn assert_clean_trail(&self) {
         self.assert_no_leak(&self.bw_calls(), "bw argv");
         self.assert_no_leak(&self.oplog(), "the op-log");
-        assert!(!self.oplog().contains("bank"), "the op-log named the item:\n{}", self.oplog());
+        assert!(
+            !self.oplog().contains("bank"),
+            "the op-log named the item:\n{}",
+            self.oplog()
+        );
     }
 }
 
@@ -170,7 +174,11 @@ fn bare_vault_leads_with_the_two_stores() {
 fn get_prints_when_piped_and_logs_without_the_item() {
     let env = setup_env(true);
     let r = env.run(&["get", "bank"]);
-    assert_eq!((r.code, r.stdout.as_str()), (0, format!("{ITEM_PW}\n").as_str()), "{r:?}");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, format!("{ITEM_PW}\n").as_str()),
+        "{r:?}"
+    );
     let calls: Vec<String> = env.bw_calls().lines().map(str::to_owned).collect();
     assert_eq!(
         calls,
@@ -212,27 +220,45 @@ fn code_list_search_status_lock() {
     assert_eq!((r.code, r.stdout.as_str()), (0, "123456\n"), "{r:?}");
     let log = env.oplog();
     assert!(log.contains("verb=code"), "{log}");
-    assert!(log.contains("-t homelab-vault-totp -- user=alice totp-fetch parent="), "{log}");
+    assert!(
+        log.contains("-t homelab-vault-totp -- user=alice totp-fetch parent="),
+        "{log}"
+    );
 
     let r = env.run(&["list"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "bank (9f)\ngit (a1)\n"), "{r:?}");
     let r = env.run(&["search", "my", "bank"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(env.bw_calls().lines().any(|l| l == "list items --search my bank"), "{}", env.bw_calls());
+    assert!(
+        env.bw_calls().lines().any(|l| l == "list items --search my bank"),
+        "{}",
+        env.bw_calls()
+    );
     let r = env.run(&["list", "--search", "git"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(env.bw_calls().lines().any(|l| l == "list items --search git"));
 
     let r = env.run(&["status"]);
-    assert_eq!((r.code, r.stdout.as_str()), (0, "vault: configured, unlocked, reachable ✓\n"), "{r:?}");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "vault: configured, unlocked, reachable ✓\n"),
+        "{r:?}"
+    );
     std::fs::write(env.bw_state().join("sync-fails"), "").unwrap();
     let r = env.run(&["status"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stdout.starts_with("vault: configured + unlocked, but sync/reachability failed: "), "{r:?}");
+    assert!(
+        r.stdout
+            .starts_with("vault: configured + unlocked, but sync/reachability failed: "),
+        "{r:?}"
+    );
     // A read still works from the cache, with a warning.
     let r = env.run(&["get", "bank"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("warning: bw sync failed; using cached vault"), "{r:?}");
+    assert!(
+        r.stderr.contains("warning: bw sync failed; using cached vault"),
+        "{r:?}"
+    );
 
     let r = env.run(&["lock"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "locked\n"), "{r:?}");
@@ -240,8 +266,14 @@ fn code_list_search_status_lock() {
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "logout failed: no `locked`");
     // lock and logout ran with no secret in the environment.
     let env_log = env.read(env.bw_state().join("env.log"));
-    for block in env_log.split("--- ").filter(|b| b.starts_with("lock") || b.starts_with("logout")) {
-        assert!(!block.contains("BW_PASSWORD") && !block.contains("BW_SESSION"), "{block}");
+    for block in env_log
+        .split("--- ")
+        .filter(|b| b.starts_with("lock") || b.starts_with("logout"))
+    {
+        assert!(
+            !block.contains("BW_PASSWORD") && !block.contains("BW_SESSION"),
+            "{block}"
+        );
     }
     env.assert_clean_trail();
 }
@@ -254,12 +286,18 @@ fn setup_merges_creds_and_verifies() {
     env.assert_no_leak(&r.stderr, "stderr");
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("Stored. Verifying unlock…"), "{r:?}");
-    assert!(r.stderr.trim_end().ends_with("✓ Verified. Fetches are now AFK."), "{r:?}");
+    assert!(
+        r.stderr.trim_end().ends_with("✓ Verified. Fetches are now AFK."),
+        "{r:?}"
+    );
     let stored = env.vault.get("secret", CREDS).unwrap();
     assert_eq!(stored["vaultwarden_master_password"], MASTER);
     assert_eq!(stored["vaultwarden_client_secret"], API_SECRET);
     assert_eq!(stored["vaultwarden_client_id"], "user.42");
-    assert_eq!(stored["claude_ai_oauth_json"], "{\"sibling\":true}", "a sibling key was clobbered");
+    assert_eq!(
+        stored["claude_ai_oauth_json"], "{\"sibling\":true}",
+        "a sibling key was clobbered"
+    );
     env.assert_clean_trail();
 
     // Missing answers: nothing written.
@@ -321,4 +359,123 @@ fn verbose_logs_never_carry_secrets() {
     let r = run(c);
     assert_eq!(r.code, 0, "{r:?}");
     env.assert_no_leak(&r.stderr, "-vv logs");
+}
+
+#[test]
+fn bw_references_resolve_through_the_vaultwarden_backend() {
+    let env = setup_env(true);
+    let secret = |args: &[&str]| {
+        let mut c = env.cmd(&[]);
+        // `env.cmd` starts with `vault`; rebuild the argv for `secret`.
+        let mut fresh = homelab(&env.home());
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => fresh.env(k, v),
+                None => fresh.env_remove(k),
+            };
+        }
+        c = fresh;
+        c.arg("secret").args(args);
+        run(c)
+    };
+    let r = secret(&["get", "bw://bank#password"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, format!("{ITEM_PW}\n").as_str()),
+        "{r:?}"
+    );
+    let r = secret(&["get", "bw://bank#pin"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "0000\n"), "a custom field: {r:?}");
+    let r = secret(&["get", "bw://bank#nosuch"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    one_error(&r, "bw://bank#nosuch");
+    let r = secret(&["get", "bw://gone#password"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    one_error(&r, "Not found.");
+    env.assert_no_leak(&r.stderr, "stderr");
+    assert!(env.oplog().contains("verb=ref"), "{}", env.oplog());
+    env.assert_clean_trail();
+}
+
+/// Runs `homelab vault …` with stdout on a pseudo-terminal (and stderr too, or a pipe).
+fn on_pty(mut c: Command, term: &str, stderr_tty: bool) -> (i32, String, String) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Read;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    rustix::io::ioctl_fionbio(&master, true).unwrap();
+    let slave = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().unwrap())
+            .unwrap()
+    };
+    c.env("TERM", term).env_remove("TERM_PROGRAM").stdout(slave());
+    if stderr_tty {
+        c.stderr(slave());
+    } else {
+        c.stderr(std::process::Stdio::piped());
+    }
+    let out = c.output().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mut master = std::fs::File::from(master);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&seen).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn terminal_rules_on_a_real_pty() {
+    let env = setup_env(true);
+    // --all refuses a terminal before any bw call.
+    let (code, terminal, stderr) = on_pty(env.cmd(&["get", "bank", "--all"]), "xterm-kitty", false);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("refusing to print all fields as JSON to a terminal"),
+        "{stderr}"
+    );
+    assert_eq!(env.bw_calls(), "");
+    assert!(!terminal.contains(ITEM_PW));
+
+    // A plain xterm cannot take OSC 52 safely: refused, nothing on the terminal.
+    let (code, terminal, stderr) = on_pty(env.cmd(&["get", "bank"]), "xterm-256color", false);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("refusing to print secret"), "{stderr}");
+    assert!(!terminal.contains(ITEM_PW), "{terminal:?}");
+
+    // kitty with stderr on the terminal: the clipboard sequence, never the plain value.
+    let (code, terminal, _) = on_pty(env.cmd(&["get", "bank"]), "xterm-kitty", true);
+    assert_eq!(code, 0, "{terminal}");
+    assert!(terminal.contains("\x1b]52;c;"), "{terminal:?}");
+    assert!(
+        terminal.contains("copied to clipboard; clearing in 30s"),
+        "{terminal:?}"
+    );
+    assert!(
+        !terminal.contains(ITEM_PW),
+        "the plain value reached the terminal: {terminal:?}"
+    );
+
+    // --json on a terminal: refused after the read (which is op-logged).
+    let (code, terminal, stderr) = on_pty(env.cmd(&["get", "bank", "--json"]), "xterm-kitty", false);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("refusing to print a secret as JSON to a terminal"),
+        "{stderr}"
+    );
+    assert!(!terminal.contains(ITEM_PW));
+    env.assert_clean_trail();
 }

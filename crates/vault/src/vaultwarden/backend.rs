@@ -158,13 +158,18 @@ impl Backend for BwBackend {
                 };
                 let value = match field.parse::<Field>() {
                     Ok(f) => o.vw.get(&o.session, f, &item).map_err(vw_error)?,
-                    Err(_) => o.vw.get_custom(&o.session, &item, &field).map_err(vw_error)?.ok_or_else(|| {
-                        SecretError::new(ErrorKind::NotFound, format!("item has no field {field:?}"))
-                    })?,
+                    Err(_) => o
+                        .vw
+                        .get_custom(&o.session, &item, &field)
+                        .map_err(vw_error)?
+                        .ok_or_else(|| SecretError::new(ErrorKind::NotFound, format!("item has no field {field:?}")))?,
                 };
                 hardening::write_op_log(&hardening::op_record(&settings.user, "ref", &item));
                 if value.is_empty() {
-                    return Err(SecretError::new(ErrorKind::NotFound, format!("field {field:?} is empty")));
+                    return Err(SecretError::new(
+                        ErrorKind::NotFound,
+                        format!("field {field:?} is empty"),
+                    ));
                 }
                 Ok(value)
             });
