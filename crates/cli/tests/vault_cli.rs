@@ -312,6 +312,9 @@ async fn secret_get_each_scheme() {
     .await;
     assert_fails(&r, 1, "Secret apps/db-creds has no key \"user\" (keys: password)");
 
+    // No kubeconfig anywhere (HOME is empty of it): a configuration error naming what was tried.
+    let r = e.run(&["secret", "get", "k8s://apps/db-creds#password"]).await;
+    assert_fails(&r, 2, "k8s://apps/db-creds#password: no Kubernetes configuration found");
     let r = e.run(&["secret", "get", "bw://GitHub#password"]).await;
     assert_fails(&r, 2, "bw:// references need the Vaultwarden backend");
     let r = e.run(&["secret", "get", "env://NOT_SET_ANYWHERE"]).await;
