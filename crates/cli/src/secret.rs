@@ -52,6 +52,8 @@ async fn build_resolver(schemes: &BTreeSet<Scheme>, vault: &VaultConfig, k8s: &S
             Err(e) => resolver.register(Box::new(Unavailable::new(Scheme::K8s, e.to_string()))),
         };
     }
+    // bw:// is served by the Vaultwarden backend (registered here when it exists); until
+    // then the resolver fails closed with `no_backend_message(Scheme::Bw)`.
     resolver
 }
 
@@ -75,6 +77,13 @@ fn inject(a: InjectArgs) -> Result<u8, Failure> {
         Some(p) => std::fs::read_to_string(p)
             .map_err(|e| Failure::new(FAILED, anyhow!("cannot read template {}: {e}", p.display())))?,
         None => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                return Err(Failure::new(
+                    USAGE,
+                    anyhow!("no template: pass -i TEMPLATE or pipe it on stdin"),
+                ));
+            }
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)

@@ -747,3 +747,20 @@ async fn kv_put_prompts_without_echo_on_a_terminal() {
     assert!(!terminal.contains(CANARY), "the typed value was echoed: {terminal:?}");
     assert_eq!(e.vault.get("secret", "app/db").unwrap()["typed"], CANARY);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inject_does_not_wait_for_a_template_typed_at_a_terminal() {
+    let e = Env::new().await;
+    let c = e.cmd(&["secret", "inject", "-o", "/dev/null"]);
+    let r = tokio::task::spawn_blocking(move || {
+        let mut c = c;
+        let pty = pty::Pty::open();
+        c.stdin(pty.slave());
+        let r = run(c);
+        drop(pty);
+        r
+    })
+    .await
+    .unwrap();
+    assert_fails(&r, 2, "no template: pass -i TEMPLATE or pipe it on stdin");
+}
