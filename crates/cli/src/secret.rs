@@ -62,6 +62,7 @@ async fn build_resolver(schemes: &BTreeSet<Scheme>, vault: &VaultConfig, k8s: &S
 }
 
 fn get(a: SecretGetArgs) -> Result<u8, Failure> {
+    crate::vaultwarden::harden();
     let reference = SecretRef::parse(&a.reference).map_err(|e| Failure::new(USAGE, e))?;
     let facts = terminal_facts();
     refuse_early(&facts)?;
@@ -77,10 +78,18 @@ fn get(a: SecretGetArgs) -> Result<u8, Failure> {
 }
 
 fn inject(a: InjectArgs) -> Result<u8, Failure> {
+    crate::vaultwarden::harden();
     let text = match &a.input {
         Some(p) => std::fs::read_to_string(p)
             .map_err(|e| Failure::new(FAILED, anyhow!("cannot read template {}: {e}", p.display())))?,
         None => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                return Err(Failure::new(
+                    USAGE,
+                    anyhow!("no template: pass -i TEMPLATE or pipe it on stdin"),
+                ));
+            }
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)

@@ -98,6 +98,7 @@ fn parse_path(path: &str, allow_root: bool) -> Result<KvPath, Failure> {
 }
 
 fn get(a: KvGetArgs) -> Result<u8, Failure> {
+    crate::vaultwarden::harden();
     let Some(path) = a.path else {
         return Err(usage("homelab vault kv get <path> [--field <key>]"));
     };
@@ -151,6 +152,7 @@ fn list(a: KvListArgs) -> Result<u8, Failure> {
 }
 
 fn put(a: KvPutArgs) -> Result<u8, Failure> {
+    crate::vaultwarden::harden();
     const USAGE_LINE: &str = "homelab vault kv put <path> <key> (value read from stdin)";
     if !a.rest.is_empty() {
         // Do not echo it: it is probably the secret.

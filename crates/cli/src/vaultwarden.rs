@@ -139,6 +139,12 @@ struct Parts {
 }
 
 fn parts(vcfg: &VaultConfig) -> Result<Parts, SecretError> {
+    let server = vcfg
+        .vaultwarden_server()?
+        .ok_or_else(|| {
+            not_configured("no Vaultwarden server: set [vault] vaultwarden_server in ~/.config/homelab/config.toml")
+        })?
+        .to_owned();
     let user = current_user()?;
     let template = vcfg
         .creds_path
@@ -147,12 +153,6 @@ fn parts(vcfg: &VaultConfig) -> Result<Parts, SecretError> {
     let creds_path = vw::creds_path(template, &user).map_err(|e| not_configured(e.to_string()))?;
     let path = KvPath::parse_cli(&creds_path, false)
         .map_err(|e| not_configured(format!("invalid [vault] creds_path {creds_path:?}: {e}")))?;
-    let server = vcfg
-        .vaultwarden_server()?
-        .ok_or_else(|| {
-            not_configured("no Vaultwarden server: set [vault] vaultwarden_server in ~/.config/homelab/config.toml")
-        })?
-        .to_owned();
     let env_addr = std::env::var("VAULT_ADDR").ok();
     let (addr, _) = vcfg.address(env_addr.as_deref())?;
     let decision = discover_token(TokenPurpose::Vaultwarden, vcfg, &TokenEnv::from_process());
@@ -204,7 +204,8 @@ fn context() -> Result<Ctx, Failure> {
     })
 }
 
-fn harden() {
+/// Core dumps off before any secret is in memory (best effort; a failure is logged).
+pub(crate) fn harden() {
     if let Err(e) = hardening::disable_core_dumps() {
         tracing::warn!("cannot disable core dumps: {e}");
     }

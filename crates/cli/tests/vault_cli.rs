@@ -312,8 +312,15 @@ async fn secret_get_each_scheme() {
     .await;
     assert_fails(&r, 1, "Secret apps/db-creds has no key \"user\" (keys: password)");
 
+    // No kubeconfig anywhere (HOME is empty of it): a configuration error naming what was tried.
+    let r = e.run(&["secret", "get", "k8s://apps/db-creds#password"]).await;
+    assert_fails(&r, 2, "k8s://apps/db-creds#password: no Kubernetes configuration found");
     let r = e.run(&["secret", "get", "bw://GitHub#password"]).await;
-    assert_fails(&r, 2, "bw:// references need the Vaultwarden backend");
+    assert_fails(
+        &r,
+        2,
+        "bw://GitHub#password: no Vaultwarden server: set [vault] vaultwarden_server",
+    );
     let r = e.run(&["secret", "get", "env://NOT_SET_ANYWHERE"]).await;
     assert_fails(
         &r,
@@ -501,73 +508,7 @@ async fn leak_canary_at_debug_log_level() {
 // ---------------------------------------------------------------------------------------
 // Terminal rules, driven through real pseudo-terminals.
 
-mod pty {
-    use std::fs::File;
-    use std::io::Read;
-    use std::os::fd::OwnedFd;
-    use std::time::{Duration, Instant};
-
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-
-    /// A pseudo-terminal: the controller side, and the path of the terminal side.
-    pub struct Pty {
-        pub master: File,
-        pub slave_path: std::path::PathBuf,
-    }
-
-    impl Pty {
-        pub fn open() -> Pty {
-            let master: OwnedFd = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
-            grantpt(&master).expect("grantpt");
-            unlockpt(&master).expect("unlockpt");
-            let name = ptsname(&master, Vec::new()).expect("ptsname");
-            rustix::io::ioctl_fionbio(&master, true).expect("non-blocking master");
-            Pty {
-                master: File::from(master),
-                slave_path: std::path::PathBuf::from(name.to_str().unwrap()),
-            }
-        }
-
-        /// A new handle on the terminal side (for a child's stdin/stdout/stderr).
-        pub fn slave(&self) -> File {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&self.slave_path)
-                .expect("open pty slave")
-        }
-
-        /// Reads what is available now (the child may have exited; the clipboard-clear
-        /// child may still hold the terminal open, so never wait for EOF).
-        pub fn drain(&mut self) -> String {
-            let mut out = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                match self.master.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => out.extend_from_slice(&buf[..n]),
-                    Err(_) => break,
-                }
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        }
-
-        /// Reads until `needle` appears (or fails after 20 s).
-        pub fn wait_for(&mut self, needle: &str) -> String {
-            let start = Instant::now();
-            let mut seen = String::new();
-            while !seen.contains(needle) {
-                assert!(
-                    start.elapsed() < Duration::from_secs(20),
-                    "no {needle:?} on the terminal; got {seen:?}"
-                );
-                seen.push_str(&self.drain());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            seen
-        }
-    }
-}
+use common::pty;
 
 struct PtyRun {
     code: i32,
@@ -743,4 +684,21 @@ async fn kv_put_prompts_without_echo_on_a_terminal() {
     assert!(terminal.contains("wrote typed to secret/app/db"), "{terminal:?}");
     assert!(!terminal.contains(CANARY), "the typed value was echoed: {terminal:?}");
     assert_eq!(e.vault.get("secret", "app/db").unwrap()["typed"], CANARY);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inject_does_not_wait_for_a_template_typed_at_a_terminal() {
+    let e = Env::new().await;
+    let c = e.cmd(&["secret", "inject", "-o", "/dev/null"]);
+    let r = tokio::task::spawn_blocking(move || {
+        let mut c = c;
+        let pty = pty::Pty::open();
+        c.stdin(pty.slave());
+        let r = run(c);
+        drop(pty);
+        r
+    })
+    .await
+    .unwrap();
+    assert_fails(&r, 2, "no template: pass -i TEMPLATE or pipe it on stdin");
 }

@@ -397,42 +397,21 @@ fn bw_references_resolve_through_the_vaultwarden_backend() {
     env.assert_clean_trail();
 }
 
-/// Runs `homelab vault …` with stdout on a pseudo-terminal (and stderr too, or a pipe).
+/// Runs `homelab vault …` with stdout on a pseudo-terminal (and stderr too, or a pipe):
+/// the exit code, what reached the terminal, and the piped stderr.
 fn on_pty(mut c: Command, term: &str, stderr_tty: bool) -> (i32, String, String) {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    use std::io::Read;
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
-    grantpt(&master).unwrap();
-    unlockpt(&master).unwrap();
-    let name = ptsname(&master, Vec::new()).unwrap();
-    rustix::io::ioctl_fionbio(&master, true).unwrap();
-    let slave = || {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(name.to_str().unwrap())
-            .unwrap()
-    };
-    c.env("TERM", term).env_remove("TERM_PROGRAM").stdout(slave());
+    let mut pty = common::pty::Pty::open();
+    c.env("TERM", term).env_remove("TERM_PROGRAM").stdout(pty.slave());
     if stderr_tty {
-        c.stderr(slave());
+        c.stderr(pty.slave());
     } else {
         c.stderr(std::process::Stdio::piped());
     }
     let out = c.output().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(50));
-    let mut master = std::fs::File::from(master);
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = master.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buf[..n]);
-    }
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&seen).into_owned(),
+        pty.drain(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }

@@ -21,6 +21,37 @@
 //! Errors are [`SecretError`]: one line naming what failed and the cause, never a value
 //! or a token. Secrets travel as [`homelab_core::secret::SecretString`].
 
+//! A backend is one trait impl, registered per scheme:
+//!
+//! ```
+//! use homelab_core::secret::{Scheme, SecretRef, SecretString};
+//! use homelab_vault::{Backend, BoxFuture, EnvBackend, ErrorKind, Resolver, SecretError};
+//!
+//! #[derive(Debug)]
+//! struct Fixed;
+//! impl Backend for Fixed {
+//!     fn scheme(&self) -> Scheme {
+//!         Scheme::Bw
+//!     }
+//!     fn resolve<'a>(&'a self, r: &'a SecretRef) -> BoxFuture<'a, Result<SecretString, SecretError>> {
+//!         Box::pin(async move {
+//!             match r {
+//!                 SecretRef::Bw { field, .. } if field == "password" => Ok(SecretString::new("pw".into())),
+//!                 _ => Err(SecretError::new(ErrorKind::NotFound, "no such field")),
+//!             }
+//!         })
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let mut resolver = Resolver::new();
+//! let r = SecretRef::parse("bw://GitHub#password").unwrap();
+//! assert!(resolver.resolve(&r).await.is_err()); // no backend yet: fails closed
+//! resolver.register(Box::new(Fixed)).register(Box::new(EnvBackend::new()));
+//! assert_eq!(resolver.resolve(&r).await.unwrap().expose(), "pw");
+//! # });
+//! ```
+
 #![forbid(unsafe_code)]
 
 pub mod config;

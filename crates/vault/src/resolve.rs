@@ -187,11 +187,18 @@ impl Resolver {
 }
 
 /// `env://VAR`: the calling process's environment. An unset or empty variable (or one
-/// that is not UTF-8) is an error.
-#[derive(Debug, Clone, Default)]
+/// that is not UTF-8) is an error. `Debug` shows variable names only.
+#[derive(Clone, Default)]
 pub struct EnvBackend {
     /// Overrides for tests; `None` reads the real environment.
     vars: Option<BTreeMap<String, String>>,
+}
+
+impl fmt::Debug for EnvBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = self.vars.as_ref().map(|m| m.keys().collect::<Vec<_>>());
+        f.debug_struct("EnvBackend").field("fixed_vars", &names).finish()
+    }
 }
 
 impl EnvBackend {

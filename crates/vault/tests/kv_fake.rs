@@ -261,3 +261,43 @@ proptest! {
         })?;
     }
 }
+
+/// The leak canary for `Debug`: every public type that holds a token or a value prints
+/// neither.
+#[tokio::test]
+async fn debug_output_never_shows_a_secret() {
+    use homelab_core::secret::precedence::{Observed, TokenInputs, TokenPurpose, choose_token};
+    use homelab_vault::{EnvBackend, Unavailable};
+
+    let (vault, kv) = setup().await;
+    vault.put("secret", "app", &[("k", VALUE)]);
+    let data = kv.read(&p("secret/app")).await.unwrap();
+    let value = kv.read_key(&p("secret/app"), "k").await.unwrap();
+    let decision = choose_token(
+        TokenPurpose::Kv,
+        &TokenInputs {
+            env: Observed::Present(secret(TOKEN)),
+            ..Default::default()
+        },
+    );
+    let env = EnvBackend::from_map([("APP".to_owned(), VALUE.to_owned())].into());
+    let mut resolver = Resolver::new();
+    resolver.register(Box::new(env.clone()));
+    let shown = [
+        format!("{kv:?}"),
+        format!(
+            "{:?}",
+            VaultBackend::new(KvClient::new(&vault.url(), &secret(TOKEN), Duration::from_secs(5)).unwrap())
+        ),
+        format!("{data:?}"),
+        format!("{value:?} {value}"),
+        format!("{decision:?} {:?}", decision.explain()),
+        format!("{env:?}"),
+        format!("{resolver:?}"),
+        format!("{:?}", Unavailable::new(homelab_core::secret::Scheme::Vault, "x")),
+        format!("{vault:?}"),
+    ];
+    for s in shown {
+        assert!(!s.contains(TOKEN) && !s.contains(VALUE), "leak in Debug: {s}");
+    }
+}

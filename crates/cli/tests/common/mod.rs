@@ -1,6 +1,8 @@
 //! Helpers for running the built `homelab` binary in a clean environment.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
