@@ -38,8 +38,9 @@ pub const DATABASE: &str = "goldmane_edges";
 /// The superuser role (trust authentication, no password).
 pub const SUPERUSER: &str = "postgres";
 
-/// Bound on each wait for the server (start, stop) and on each helper command.
-pub const WAIT: Duration = Duration::from_secs(30);
+/// Bound on each wait for the server (start, stop) and on each helper command (generous:
+/// a `pg_ctl stop -m fast` took over 30 s on this 2-vCPU VM under a parallel build).
+pub const WAIT: Duration = Duration::from_secs(90);
 
 /// Set to `1` to turn "no PostgreSQL binaries" into a test failure instead of a skip (CI).
 pub const REQUIRE_ENV: &str = "HOMELAB_REQUIRE_POSTGRES";
