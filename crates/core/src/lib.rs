@@ -15,13 +15,16 @@
 //! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
 //! - [`posture`]: the ingress auth-posture contract shared by the ingress factory and
 //!   the policy engine (admin-UI detection, auth middlewares, exemption annotations).
+//! - [`ingress`]: the ingress factory (spec → Ingress, Middlewares, ExternalName
+//!   Service, DNS record intents) and the call-site lint.
 //!
 //! Later capabilities land here as modules of the same kind: the secret reference
-//! grammar and output decision, the ingress factory and the policy rules.
+//! grammar and output decision and the policy rules.
 
 #![forbid(unsafe_code)]
 
 pub mod flows;
+pub mod ingress;
 pub mod manifest;
 pub mod posture;
 pub mod upgrade;
