@@ -3,11 +3,13 @@
 //!
 //! Exit codes are a contract (README "Exit codes"): `upgrade gate` 0 safe / 2 actionable
 //! block / 3 gate error / 4 held; `upgrade snapshot` 0 / 3; `upgrade apis` 0 clean /
-//! 1 found / 2 error; everything else 0 / 2.
+//! 1 found / 2 error; `ingress lint` 0 clean / 1 violations / 2 error; everything else
+//! 0 / 2.
 
 mod args;
 mod demo;
 mod edges;
+mod ingress;
 mod inputs;
 mod sim;
 mod upgrade;
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Cmd, UpgradeCmd};
+use crate::args::{Cli, Cmd, IngressCmd, UpgradeCmd};
 use homelab_cli::fail::{self, Failure};
 
 fn main() -> ExitCode {
@@ -34,6 +36,10 @@ fn main() -> ExitCode {
         },
         Cmd::Edges(a) => edges::run(*a),
         Cmd::Sim(a) => sim::run(a),
+        Cmd::Ingress { cmd } => match cmd {
+            IngressCmd::Render(a) => ingress::render(a),
+            IngressCmd::Lint(a) => ingress::lint(a),
+        },
         Cmd::Demo => demo::run(),
         Cmd::Completions { shell } => {
             args::completions(shell);
