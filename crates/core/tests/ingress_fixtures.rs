@@ -34,6 +34,14 @@ fn run_case(spec_path: &Path) -> Result<(), String> {
     {
         return Err(format!("error is not one line: {e:?}"));
     }
+    // Every object survives the YAML the CLI prints (quoting of "true", "3", ...).
+    for o in got.get("objects").and_then(Value::as_array).into_iter().flatten() {
+        let yaml = serde_saphyr::to_string(o).map_err(|e| format!("to YAML: {e}"))?;
+        let back: Value = serde_saphyr::from_str(&yaml).map_err(|e| format!("YAML back: {e}"))?;
+        if &back != o {
+            return Err(format!("YAML round trip differs:\n{yaml}"));
+        }
+    }
     let expect_path = spec_path.with_extension("json");
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
         let mut out = serde_json::to_string_pretty(&got).map_err(|e| e.to_string())?;
