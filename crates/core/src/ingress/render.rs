@@ -1,10 +1,8 @@
 //! Spec → Kubernetes objects and DNS record intents, the way the `ingress_factory`
 //! module renders them.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::spec::{
     Auth, DEFAULT_ALLOWED_GROUPS, DEFAULT_SABLIER_URL, DnsType, IngressSpec, SABLIER_THEMES, SablierStrategy,
@@ -186,14 +184,14 @@ pub fn render(spec: &IngressSpec) -> Result<Rendered, SpecError> {
         objects.push(middleware(
             spec,
             "custom-csp",
-            json!({"headers": {"contentSecurityPolicy": csp}}),
+            obj([("headers", obj([("contentSecurityPolicy", s(csp))]))]),
         ));
     }
     if let Some(bytes) = spec.max_body_size {
         objects.push(middleware(
             spec,
             "buffering",
-            json!({"buffering": {"maxRequestBodyBytes": bytes}}),
+            obj([("buffering", obj([("maxRequestBodyBytes", Value::from(bytes))]))]),
         ));
     }
     if spec.sablier.is_some() {
@@ -209,49 +207,65 @@ pub fn render(spec: &IngressSpec) -> Result<Rendered, SpecError> {
     })
 }
 
+/// A JSON object from `(key, value)` pairs, values moved in (no re-serialisation).
+fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_owned())
+}
+
 /// The Ingress annotations in the module's merge order (a later map wins a key):
 /// router middlewares + entrypoint, homepage tiles, dns-type, external monitor,
 /// allowed groups, the auth-posture exemption, then `extra_annotations`.
-fn annotations(spec: &IngressSpec, eff: &Effective<'_>, chain: &[String]) -> BTreeMap<String, String> {
+fn annotations(spec: &IngressSpec, eff: &Effective<'_>, chain: &[String]) -> Map<String, Value> {
     let d = eff.annotation_domain;
-    let mut a = BTreeMap::new();
-    a.insert(posture::TRAEFIK_MIDDLEWARES_ANNOTATION.to_owned(), chain.join(","));
-    a.insert(ENTRYPOINTS_ANNOTATION.to_owned(), ENTRYPOINT.to_owned());
+    let mut a = Map::new();
+    let mut put = |k: String, v: String| {
+        a.insert(k, Value::String(v));
+    };
+    put(posture::TRAEFIK_MIDDLEWARES_ANNOTATION.to_owned(), chain.join(","));
+    put(ENTRYPOINTS_ANNOTATION.to_owned(), ENTRYPOINT.to_owned());
     if spec.homepage_enabled {
         let group = spec
             .homepage_group
             .as_deref()
             .unwrap_or_else(|| homepage_group_for(&spec.namespace));
-        a.insert("gethomepage.dev/enabled".into(), "true".into());
-        a.insert("gethomepage.dev/name".into(), spec.name.replace(['-', '_'], " "));
-        a.insert("gethomepage.dev/group".into(), group.to_owned());
-        a.insert("gethomepage.dev/href".into(), format!("https://{}", eff.host));
-        a.insert(
+        put("gethomepage.dev/enabled".into(), "true".into());
+        put("gethomepage.dev/name".into(), spec.name.replace(['-', '_'], " "));
+        put("gethomepage.dev/group".into(), group.to_owned());
+        put("gethomepage.dev/href".into(), format!("https://{}", eff.host));
+        put(
             "gethomepage.dev/icon".into(),
             format!("{}.png", spec.name.replace('-', "")),
         );
     }
     if spec.dns_type != DnsType::None {
-        a.insert(format!("cloudflare.{d}/dns-type"), spec.dns_type.as_str().to_owned());
+        put(format!("cloudflare.{d}/dns-type"), spec.dns_type.as_str().to_owned());
     }
     if eff.external_monitor {
-        a.insert(format!("uptime.{d}/external-monitor"), "true".into());
+        put(format!("uptime.{d}/external-monitor"), "true".into());
         if let Some(n) = &spec.external_monitor_name {
-            a.insert(format!("uptime.{d}/external-monitor-name"), n.clone());
+            put(format!("uptime.{d}/external-monitor-name"), n.clone());
         }
     } else if spec.external_monitor == Some(false) {
-        a.insert(format!("uptime.{d}/external-monitor"), "false".into());
+        put(format!("uptime.{d}/external-monitor"), "false".into());
     }
     if spec.auth == Auth::Required {
-        a.insert(format!("authentik.{d}/allowed-groups"), allowed_groups(spec).join(","));
+        let groups = match &spec.allowed_groups {
+            Some(g) => g.join(","),
+            None => DEFAULT_ALLOWED_GROUPS.join(","),
+        };
+        put(format!("authentik.{d}/allowed-groups"), groups);
     }
     if spec.auth.is_ungated()
         && let Some(gate) = spec.auth_gate.as_deref().map(str::trim).filter(|g| !g.is_empty())
     {
-        a.insert(posture::exemption_key(posture::INGRESS_AUTH_POSTURE), gate.to_owned());
+        put(posture::exemption_key(posture::INGRESS_AUTH_POSTURE), gate.to_owned());
     }
     for (k, v) in &spec.extra_annotations {
-        a.insert(k.clone(), v.clone());
+        put(k.clone(), v.clone());
     }
     a
 }
@@ -269,82 +283,131 @@ fn ingress(spec: &IngressSpec, eff: &Effective<'_>, chain: &[String]) -> Value {
         .ingress_path
         .iter()
         .map(|p| {
-            json!({
-                "path": p,
-                "pathType": PATH_TYPE,
-                "backend": {"service": {"name": eff.backend, "port": {"number": spec.port}}},
-            })
+            obj([
+                ("path", s(p)),
+                ("pathType", s(PATH_TYPE)),
+                (
+                    "backend",
+                    obj([(
+                        "service",
+                        obj([
+                            ("name", s(eff.backend)),
+                            ("port", obj([("number", Value::from(spec.port))])),
+                        ]),
+                    )]),
+                ),
+            ])
         })
         .collect();
-    json!({
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {
-            "name": spec.name,
-            "namespace": spec.namespace,
-            "annotations": annotations(spec, eff, chain),
-        },
-        "spec": {
-            "ingressClassName": INGRESS_CLASS,
-            "tls": [{"hosts": [eff.host], "secretName": spec.tls_secret_name}],
-            "rules": [{"host": eff.host, "http": {"paths": paths}}],
-        },
-    })
+    obj([
+        ("apiVersion", s("networking.k8s.io/v1")),
+        ("kind", s("Ingress")),
+        (
+            "metadata",
+            obj([
+                ("name", s(&spec.name)),
+                ("namespace", s(&spec.namespace)),
+                ("annotations", Value::Object(annotations(spec, eff, chain))),
+            ]),
+        ),
+        (
+            "spec",
+            obj([
+                ("ingressClassName", s(INGRESS_CLASS)),
+                (
+                    "tls",
+                    Value::Array(vec![obj([
+                        ("hosts", Value::Array(vec![s(&eff.host)])),
+                        ("secretName", s(&spec.tls_secret_name)),
+                    ])]),
+                ),
+                (
+                    "rules",
+                    Value::Array(vec![obj([
+                        ("host", s(&eff.host)),
+                        ("http", obj([("paths", Value::Array(paths))])),
+                    ])]),
+                ),
+            ]),
+        ),
+    ])
 }
 
 /// The module's ExternalName Service, named `name`, labelled `app: name`, with one TCP
 /// port `<name>-web`. Deviation: the module writes `external_name = var.name` (a bug:
 /// the Service would resolve its own name); we write the spec's `external_name`.
 fn external_name_service(spec: &IngressSpec, external: &str) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": {"app": spec.name}},
-        "spec": {
-            "type": "ExternalName",
-            "externalName": external,
-            "ports": [{
-                "name": format!("{}-web", spec.name),
-                "port": spec.port,
-                "protocol": "TCP",
-                "targetPort": spec.port,
-            }],
-        },
-    })
+    obj([
+        ("apiVersion", s("v1")),
+        ("kind", s("Service")),
+        (
+            "metadata",
+            obj([
+                ("name", s(&spec.name)),
+                ("namespace", s(&spec.namespace)),
+                ("labels", obj([("app", s(&spec.name))])),
+            ]),
+        ),
+        (
+            "spec",
+            obj([
+                ("type", s("ExternalName")),
+                ("externalName", s(external)),
+                (
+                    "ports",
+                    Value::Array(vec![obj([
+                        ("name", Value::String(format!("{}-web", spec.name))),
+                        ("port", Value::from(spec.port)),
+                        ("protocol", s("TCP")),
+                        ("targetPort", Value::from(spec.port)),
+                    ])]),
+                ),
+            ]),
+        ),
+    ])
 }
 
 fn middleware(spec: &IngressSpec, prefix: &str, body: Value) -> Value {
-    json!({
-        "apiVersion": "traefik.io/v1alpha1",
-        "kind": "Middleware",
-        "metadata": {"name": format!("{prefix}-{}", spec.name), "namespace": spec.namespace},
-        "spec": body,
-    })
+    obj([
+        ("apiVersion", s("traefik.io/v1alpha1")),
+        ("kind", s("Middleware")),
+        (
+            "metadata",
+            obj([
+                ("name", Value::String(format!("{prefix}-{}", spec.name))),
+                ("namespace", s(&spec.namespace)),
+            ]),
+        ),
+        ("spec", body),
+    ])
 }
 
 fn sablier_middleware(spec: &IngressSpec) -> Value {
-    let s = spec.sablier.as_ref().expect("caller checked");
-    let mut plugin = json!({
-        "sablierUrl": s.url.as_deref().unwrap_or(DEFAULT_SABLIER_URL),
-        "group": s.group.as_deref().unwrap_or(&spec.name),
-        "sessionDuration": s.session_duration,
-        "failOpen": true,
-        "ignoreUserAgent": SABLIER_IGNORED_USER_AGENTS,
-    });
-    let (key, strategy) = match s.strategy {
-        SablierStrategy::Blocking => ("blocking", json!({"timeout": s.blocking_timeout})),
+    let sb = spec.sablier.as_ref().expect("caller checked");
+    let strategy = match sb.strategy {
+        SablierStrategy::Blocking => ("blocking", obj([("timeout", s(&sb.blocking_timeout))])),
         SablierStrategy::Dynamic => (
             "dynamic",
-            json!({
-                "displayName": s.display_name.as_deref().unwrap_or(&spec.name),
-                "showDetails": true,
-                "theme": s.theme,
-                "refreshFrequency": s.refresh_frequency,
-            }),
+            obj([
+                ("displayName", s(sb.display_name.as_deref().unwrap_or(&spec.name))),
+                ("showDetails", Value::Bool(true)),
+                ("theme", s(&sb.theme)),
+                ("refreshFrequency", s(&sb.refresh_frequency)),
+            ]),
         ),
     };
-    plugin[key] = strategy;
-    middleware(spec, "sablier", json!({"plugin": {"sablier": plugin}}))
+    let plugin = obj([
+        ("sablierUrl", s(sb.url.as_deref().unwrap_or(DEFAULT_SABLIER_URL))),
+        ("group", s(sb.group.as_deref().unwrap_or(&spec.name))),
+        ("sessionDuration", s(&sb.session_duration)),
+        ("failOpen", Value::Bool(true)),
+        (
+            "ignoreUserAgent",
+            Value::Array(SABLIER_IGNORED_USER_AGENTS.iter().map(|u| s(u)).collect()),
+        ),
+        strategy,
+    ]);
+    middleware(spec, "sablier", obj([("plugin", obj([("sablier", plugin)]))]))
 }
 
 /// The records the module's `cloudflare_record` resources would create.
