@@ -13,6 +13,28 @@
 //! - **No personal IDs compiled in**: domains, zone and tunnel ids, IPs and default
 //!   groups come from the spec or [`IngressDefaults`] (the config file).
 //!
+//! Matches the module (`modules/kubernetes/ingress_factory/main.tf`): variable names and
+//! defaults, the chain and its per-ingress references (`<ns>-<kind>-<name>@kubernetescrd`),
+//! the homepage name/icon/group rules and namespace table, `max_body_size` parsing,
+//! the sablier plugin body, the external-monitor null/true/false rule, the DNS records
+//! (apex-only proxied CNAME to `<tunnel>.cfargotunnel.com`, A+AAAA, internal A; ttl 1),
+//! `pathType` left to the Terraform provider's default (`ImplementationSpecific`).
+//!
+//! Chosen where the module is silent or differs (Traefik/external-dns/gethomepage users'
+//! expectations):
+//! - annotation precedence: base, homepage, dns-type, external monitor, allowed-groups
+//!   (comma-joined, the form the Authentik policy generator splits), exemption, then
+//!   `extra_annotations` last; `extra_annotations` may not set the middleware chain or a
+//!   policy exemption (fail-closed);
+//! - real-ip is keyed on the effective backend (`service_name`, else `name`);
+//! - `public_ipv6` is optional: without it a non-proxied name gets only its A record;
+//! - `max_body_size: 0` is refused (the module would emit an unlimited buffer);
+//! - a DNS record for a host outside `root_domain` is an error (the module would write
+//!   the full name into the zone);
+//! - the ExternalName Service points at `external_name` (the module writes its own name,
+//!   a bug);
+//! - names are validated as Kubernetes DNS labels, paths must start with `/`.
+//!
 //! [`lint`] holds the call-site rule (`auth = "app"|"none"` needs a comment).
 
 pub mod lint;
