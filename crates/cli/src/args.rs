@@ -44,6 +44,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: SecretCmd,
     },
+    /// Ingress factory: render a spec to Kubernetes objects, lint ingress_factory call sites.
+    Ingress {
+        #[command(subcommand)]
+        cmd: IngressCmd,
+    },
     /// Run the main job on bundled examples, no cluster needed.
     Demo,
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -313,6 +318,52 @@ pub struct InjectArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub k8s: SecretK8sArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngressCmd {
+    /// Render an ingress spec to the Ingress, its Middlewares, an ExternalName Service and DNS record intents. Exit 0 ok, 2 bad input.
+    #[command(long_about = "Render an ingress spec (YAML or JSON, the ingress_factory module's \
+        variable names) to the objects the module creates: the Ingress (entrypoint websecure, TLS, \
+        the module's middleware chain and annotations), per-ingress Traefik Middlewares (custom CSP, \
+        buffering, sablier), an ExternalName Service when external_name is set, and the DNS records \
+        the module would create, as intents.\n\n\
+        Installation defaults (root_domain, annotation_domain, cloudflare_zone_id, \
+        cloudflare_tunnel_id, public_ip, public_ipv6, internal_lb_ip, allowed_groups) come from \
+        [ingress] in the config file; the spec wins.\n\n\
+        --format yaml (default) prints a multi-document stream for `kubectl apply -f -`, with the DNS \
+        intents as a leading comment block; --format json prints {\"objects\": [...], \
+        \"dns_records\": [...]}.\n\n\
+        Exit codes: 0 rendered, 2 bad input (one line on stderr).")]
+    Render(IngressRenderArgs),
+    /// Check that auth = "app"/"none" carries a comment saying what gates the app. Exit 0 clean, 1 violations, 2 error.
+    #[command(long_about = "Check the call-site convention of the ingress_factory module: \
+        `auth = \"app\"` or `auth = \"none\"` must carry a comment saying what gates the app, on the \
+        same line or the line just above (an empty comment does not count).\n\n\
+        Checks module blocks whose source contains ingress_factory in .tf files, and `auth: app|none` \
+        in ingress spec files (.yaml, .yml, .json; a non-blank auth_gate satisfies the rule, and is \
+        the only way in JSON). Directories are walked; YAML/JSON files that are not ingress specs \
+        are ignored.\n\n\
+        Prints one `file:line: message` line per violation. Exit codes: 0 clean, 1 violations, \
+        2 error (unreadable file, unparsable spec named explicitly).")]
+    Lint(IngressLintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngressRenderArgs {
+    /// Spec file (YAML or JSON), or - for stdin.
+    #[arg(value_name = "SPEC|-")]
+    pub spec: PathBuf,
+    /// Output format.
+    #[arg(long, value_parser = ["yaml", "json"], default_value = "yaml")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IngressLintArgs {
+    /// Files or directories (walked for .tf, .yaml, .yml, .json).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }
 
 pub fn completions(shell: Shell) {

@@ -12,6 +12,15 @@
 //! vaultwarden_server = "https://vaultwarden.example.org"
 //! creds_path = "secret/workstation/claude-users/{user}"
 //! scoped_token_file = "~/.config/claude-auth-sync/vault-token"
+//! [ingress]                     # defaults for `homelab ingress render`; the spec wins
+//! root_domain = "example.org"
+//! annotation_domain = "example.org"   # default: root_domain
+//! cloudflare_zone_id = "0123456789abcdef0123456789abcdef"
+//! cloudflare_tunnel_id = "00000000-0000-4000-8000-000000000001"
+//! public_ip = "203.0.113.10"
+//! public_ipv6 = "2001:db8::10"
+//! internal_lb_ip = "10.0.0.10"
+//! allowed_groups = ["Home Server Admins"]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -27,6 +36,37 @@ pub struct Config {
     /// `[vault]`: see [`homelab_vault::VaultConfig`].
     #[serde(default)]
     pub vault: homelab_vault::VaultConfig,
+    #[serde(default)]
+    pub ingress: IngressConfig,
+}
+
+/// `[ingress]`: installation defaults for the ingress factory (none compiled in).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressConfig {
+    pub root_domain: Option<String>,
+    pub annotation_domain: Option<String>,
+    pub cloudflare_zone_id: Option<String>,
+    pub cloudflare_tunnel_id: Option<String>,
+    pub public_ip: Option<String>,
+    pub public_ipv6: Option<String>,
+    pub internal_lb_ip: Option<String>,
+    pub allowed_groups: Option<Vec<String>>,
+}
+
+impl IngressConfig {
+    pub fn defaults(&self) -> homelab_core::ingress::IngressDefaults {
+        homelab_core::ingress::IngressDefaults {
+            root_domain: self.root_domain.clone(),
+            annotation_domain: self.annotation_domain.clone(),
+            cloudflare_zone_id: self.cloudflare_zone_id.clone(),
+            cloudflare_tunnel_id: self.cloudflare_tunnel_id.clone(),
+            public_ip: self.public_ip.clone(),
+            public_ipv6: self.public_ipv6.clone(),
+            internal_lb_ip: self.internal_lb_ip.clone(),
+            allowed_groups: self.allowed_groups.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,5 +131,10 @@ mod tests {
         assert_eq!(c.vault.creds_path_for("u"), "secret/workstation/claude-users/u");
         let e = parse("[vault]\nadress = \"x\"\n").unwrap_err().to_string();
         assert!(e.starts_with("line 2:"), "{e}");
+        let c = parse("[ingress]\nroot_domain = \"example.org\"\nallowed_groups = [\"Ops\"]\n").unwrap();
+        let d = c.ingress.defaults();
+        assert_eq!(d.root_domain.as_deref(), Some("example.org"));
+        assert_eq!(d.allowed_groups, Some(vec!["Ops".to_owned()]));
+        assert!(parse("[ingress]\nzone = \"x\"\n").is_err());
     }
 }

@@ -4,11 +4,12 @@
 //! Exit codes are a contract (README "Exit codes"): `upgrade gate` 0 safe / 2 actionable
 //! block / 3 gate error / 4 held; `upgrade snapshot` 0 / 3; `upgrade apis` 0 clean /
 //! 1 found / 2 error; `vault kv` and `secret` 0 ok / 1 failed or refused / 2 usage;
-//! everything else 0 / 2.
+//! `ingress lint` 0 clean / 1 violations / 2 error; everything else 0 / 2.
 
 mod args;
 mod demo;
 mod edges;
+mod ingress;
 mod inputs;
 mod secret;
 mod sim;
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Cmd, UpgradeCmd, VaultCmd};
+use crate::args::{Cli, Cmd, IngressCmd, UpgradeCmd, VaultCmd};
 use homelab_cli::fail::{self, Failure};
 
 fn main() -> ExitCode {
@@ -53,6 +54,10 @@ fn main() -> ExitCode {
             Some(VaultCmd::Lock) => vaultwarden::lock_verb(),
         },
         Cmd::Secret { cmd } => secret::run(cmd),
+        Cmd::Ingress { cmd } => match cmd {
+            IngressCmd::Render(a) => ingress::render(a),
+            IngressCmd::Lint(a) => ingress::lint(a),
+        },
         Cmd::Demo => demo::run(),
         Cmd::Completions { shell } => {
             args::completions(shell);

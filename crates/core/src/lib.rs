@@ -20,13 +20,15 @@
 //! - [`secret`]: secret references (`vault://`, `k8s://`, `bw://`, `env://`), the
 //!   redacted [`secret::SecretString`], Vault token precedence, the TTY/OSC 52 output
 //!   decision and the `secret inject` template syntax.
+//! - [`ingress`]: the ingress factory (spec → Ingress, Middlewares, ExternalName
+//!   Service, DNS record intents) and the call-site lint.
 //!
-//! Later capabilities land here as modules of the same kind: the ingress factory and the
-//! policy rules.
+//! Later capabilities land here as modules of the same kind: the policy rules.
 
 #![forbid(unsafe_code)]
 
 pub mod flows;
+pub mod ingress;
 pub mod manifest;
 pub mod posture;
 pub mod secret;
