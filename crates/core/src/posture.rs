@@ -1,5 +1,5 @@
-//! The ingress auth-posture contract shared by the ingress factory ([`crate::ingress`]
-//! once it lands) and the policy engine's ingress rule.
+//! The ingress auth-posture contract shared by the ingress factory ([`crate::ingress`])
+//! and the policy engine's ingress rule.
 //!
 //! Both sides must agree on three things, so they live here and nowhere else:
 //! - what counts as an **admin UI** (a host, name or path that, exposed without an
@@ -7,7 +7,7 @@
 //! - what counts as an **authenticating middleware** in a Traefik
 //!   `router.middlewares` annotation;
 //! - the **exemption annotation** the factory writes when a spec says what gates an app
-//!   that has no forward auth (`auth = "app"` / `"none"` with `auth_gate`), and the policy
+//!   that has no forward auth (`auth = "app"` / `"none"` / `"public"` with `auth_gate`), and the policy
 //!   engine honours (a reason is mandatory).
 //!
 //! Invariant: a spec the factory renders never yields an Ingress the policy engine flags
@@ -80,10 +80,12 @@ pub fn looks_like_admin_ui<'a>(name: &str, host: &str, paths: impl IntoIterator<
 }
 
 /// Is this Traefik middleware reference (`<ns>-<name>@kubernetescrd`, or a bare name) one
-/// that authenticates the caller before the app sees the request?
+/// that authenticates the caller before the app sees the request? A *public* forward-auth
+/// flow (Authentik's guest/anonymous flow, `…-forward-auth-public`) lets strangers in, so
+/// it does not count.
 pub fn is_auth_middleware(reference: &str) -> bool {
     let name = reference.split('@').next().unwrap_or("").to_ascii_lowercase();
-    [
+    let authenticates = [
         "forward-auth",
         "forwardauth",
         "authentik",
@@ -92,7 +94,8 @@ pub fn is_auth_middleware(reference: &str) -> bool {
         "basicauth",
     ]
     .iter()
-    .any(|m| name.contains(m))
+    .any(|m| name.contains(m));
+    authenticates && !name.split(|c: char| !c.is_ascii_alphanumeric()).any(|t| t == "public")
 }
 
 /// Splits a Traefik `router.middlewares` annotation value into references.
@@ -125,7 +128,10 @@ mod tests {
     #[test]
     fn auth_middlewares() {
         assert!(is_auth_middleware("traefik-authentik-forward-auth@kubernetescrd"));
-        assert!(is_auth_middleware("traefik-forward-auth-public@kubernetescrd"));
+        assert!(!is_auth_middleware(
+            "traefik-authentik-forward-auth-public@kubernetescrd"
+        ));
+        assert!(is_auth_middleware("traefik-republican-forward-auth@kubernetescrd"));
         assert!(!is_auth_middleware("traefik-rate-limit@kubernetescrd"));
         assert!(!is_auth_middleware("traefik-ai-bot-block@kubernetescrd"));
         let v = "traefik-retry@kubernetescrd, traefik-authentik-forward-auth@kubernetescrd,,";

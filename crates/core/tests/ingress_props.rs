@@ -93,7 +93,12 @@ pub fn arb_spec() -> impl Strategy<Value = IngressSpec> {
     );
     let auth = (
         select(Auth::ALL.to_vec()),
-        opt(select(vec!["", "  ", "the app's own login", "Anubis proof-of-work"]).prop_map(str::to_owned)),
+        // Mostly a real gate, sometimes none or blank (refused for admin UIs).
+        prop_oneof![
+            3 => select(vec!["the app's own login", "Anubis proof-of-work"]).prop_map(|g| Some(g.to_owned())),
+            1 => Just(None),
+            1 => select(vec!["", "  "]).prop_map(|g| Some(g.to_owned())),
+        ],
         opt(proptest::collection::vec(
             select(vec!["Home Server Admins", "Family", "Chrome Users"]).prop_map(str::to_owned),
             1..3,
@@ -240,6 +245,8 @@ proptest! {
         let mws = a[posture::TRAEFIK_MIDDLEWARES_ANNOTATION].as_str().unwrap();
         if let Some(m) = auth_middleware(spec.auth) {
             prop_assert!(posture::middleware_refs(mws).any(|x| x == m));
+        }
+        if !spec.auth.admits_strangers() {
             prop_assert!(posture::middleware_refs(mws).any(posture::is_auth_middleware));
         }
         if spec.auth == Auth::Required {

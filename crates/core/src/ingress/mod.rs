@@ -6,7 +6,7 @@
 //!
 //! Invariants:
 //! - **Fail-closed auth**: `auth` defaults to `required` (Authentik forward-auth); an
-//!   admin-looking UI with `auth: app|none` is refused unless `auth_gate` says what gates
+//!   admin-looking UI with `auth: app|none|public` is refused unless `auth_gate` says what gates
 //!   it, and then carries the policy engine's exemption annotation ([`crate::posture`]).
 //! - **Chain order** is the module's ([`middleware_chain`]), de-duplicated, extra
 //!   middlewares last; `extra_annotations` cannot replace the chain.
@@ -22,10 +22,12 @@
 //!
 //! Chosen where the module is silent or differs (Traefik/external-dns/gethomepage users'
 //! expectations):
-//! - annotation precedence: base, homepage, dns-type, external monitor, allowed-groups
-//!   (comma-joined, the form the Authentik policy generator splits), exemption, then
-//!   `extra_annotations` last; `extra_annotations` may not set the middleware chain or a
-//!   policy exemption (fail-closed);
+//! - annotation precedence is the module's `merge()` order: base (middlewares, entrypoint),
+//!   homepage, `extra_annotations`, dns-type, external monitor — so `extra_annotations`
+//!   override the base and homepage keys but not dns-type or the monitor; then the keys the
+//!   module version we matched lacks: allowed-groups (comma-joined, the form the Authentik
+//!   policy generator splits) and the posture exemption. `extra_annotations` may not set
+//!   the middleware chain or a policy exemption (fail-closed);
 //! - real-ip is keyed on the effective backend (`service_name`, else `name`);
 //! - `public_ipv6` is optional: without it a non-proxied name gets only its A record;
 //! - `max_body_size: 0` is refused (the module would emit an unlimited buffer);

@@ -217,8 +217,8 @@ fn s(v: &str) -> Value {
 }
 
 /// The Ingress annotations in the module's merge order (a later map wins a key):
-/// router middlewares + entrypoint, homepage tiles, dns-type, external monitor,
-/// allowed groups, the auth-posture exemption, then `extra_annotations`.
+/// router middlewares + entrypoint, homepage tiles, `extra_annotations`, dns-type,
+/// external monitor; then ours: allowed groups and the auth-posture exemption.
 fn annotations(spec: &IngressSpec, eff: &Effective<'_>, chain: &[String]) -> Map<String, Value> {
     let d = eff.annotation_domain;
     let mut a = Map::new();
@@ -241,6 +241,11 @@ fn annotations(spec: &IngressSpec, eff: &Effective<'_>, chain: &[String]) -> Map
             format!("{}.png", spec.name.replace('-', "")),
         );
     }
+    // The module merges `extra_annotations` here: after the base map and the homepage
+    // tiles, before dns-type and the external-monitor annotations (which therefore win).
+    for (k, v) in &spec.extra_annotations {
+        put(k.clone(), v.clone());
+    }
     if spec.dns_type != DnsType::None {
         put(format!("cloudflare.{d}/dns-type"), spec.dns_type.as_str().to_owned());
     }
@@ -259,13 +264,10 @@ fn annotations(spec: &IngressSpec, eff: &Effective<'_>, chain: &[String]) -> Map
         };
         put(format!("authentik.{d}/allowed-groups"), groups);
     }
-    if spec.auth.is_ungated()
+    if spec.auth.admits_strangers()
         && let Some(gate) = spec.auth_gate.as_deref().map(str::trim).filter(|g| !g.is_empty())
     {
         put(posture::exemption_key(posture::INGRESS_AUTH_POSTURE), gate.to_owned());
-    }
-    for (k, v) in &spec.extra_annotations {
-        put(k.clone(), v.clone());
     }
     a
 }
@@ -622,7 +624,7 @@ fn validate(spec: &IngressSpec) -> Result<Effective<'_>, SpecError> {
 
     // The auth-posture contract: never render an admin UI without forward auth unless
     // the spec says what gates it.
-    if spec.auth.is_ungated() && spec.auth_gate.as_deref().is_none_or(|g| g.trim().is_empty()) {
+    if spec.auth.admits_strangers() && spec.auth_gate.as_deref().is_none_or(|g| g.trim().is_empty()) {
         let paths = || spec.ingress_path.iter().map(String::as_str);
         if posture::looks_like_admin_ui(&spec.name, &host, paths())
             || posture::looks_like_admin_ui(backend, "", paths())
@@ -660,13 +662,12 @@ mod tests {
     #[test]
     fn auth_middlewares_are_recognised_by_the_posture_contract() {
         for auth in Auth::ALL {
-            match auth_middleware(auth) {
-                Some(m) => assert!(posture::is_auth_middleware(m), "{m}"),
-                None => assert!(auth.is_ungated()),
-            }
+            // Exactly the modes that admit strangers lack an authenticating middleware.
+            let authenticates = auth_middleware(auth).is_some_and(posture::is_auth_middleware);
+            assert_eq!(authenticates, !auth.admits_strangers(), "{auth:?}");
         }
         assert!(posture::is_auth_middleware(mw::FORWARD_AUTH));
-        assert!(posture::is_auth_middleware(mw::FORWARD_AUTH_PUBLIC));
+        assert!(!posture::is_auth_middleware(mw::FORWARD_AUTH_PUBLIC));
         for other in [
             mw::REAL_IP,
             mw::RETRY,

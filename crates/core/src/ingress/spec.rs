@@ -70,6 +70,12 @@ impl Auth {
     pub fn is_ungated(self) -> bool {
         matches!(self, Auth::App | Auth::None)
     }
+
+    /// `app`, `none` and `public`: a stranger reaches the app (`public` runs Authentik's
+    /// guest flow, which admits anyone). An admin UI in one of these modes needs `auth_gate`.
+    pub fn admits_strangers(self) -> bool {
+        matches!(self, Auth::App | Auth::None | Auth::Public)
+    }
 }
 
 /// Which DNS records the module creates (the module's `dns_type`). Default `none`.
