@@ -6,6 +6,9 @@
 //! [upgrade]
 //! matrix = "/etc/homelab/addon-compat.json"
 //! prometheus = "http://prometheus.monitoring.svc:9090"
+//!
+//! [policy]
+//! trusted_registries = ["ghcr.io/my-org", "registry.local:5000"]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -18,6 +21,17 @@ use serde::Deserialize;
 pub struct Config {
     #[serde(default)]
     pub upgrade: UpgradeConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// `[policy]`: defaults for `homelab policy check`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Registry hosts or host/path prefixes images may come from (HL-IMG-003).
+    #[serde(default)]
+    pub trusted_registries: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,5 +91,8 @@ mod tests {
         let e = parse("[upgrade]\nmatrx = 1\n").unwrap_err().to_string();
         assert!(e.starts_with("line 2:"), "{e}");
         assert!(parse("").unwrap().upgrade.prometheus.is_none());
+        let c = parse("[policy]\ntrusted_registries = [\"ghcr.io/o\"]\n").unwrap();
+        assert_eq!(c.policy.trusted_registries, vec!["ghcr.io/o".to_owned()]);
+        assert!(parse("[policy]\ntrusted = []\n").is_err());
     }
 }

@@ -3,12 +3,14 @@
 //!
 //! Exit codes are a contract (README "Exit codes"): `upgrade gate` 0 safe / 2 actionable
 //! block / 3 gate error / 4 held; `upgrade snapshot` 0 / 3; `upgrade apis` 0 clean /
-//! 1 found / 2 error; everything else 0 / 2.
+//! 1 found / 2 error; `policy check` 0 clean / 1 findings / 2 error (whatever the
+//! format); everything else 0 / 2.
 
 mod args;
 mod demo;
 mod edges;
 mod inputs;
+mod policy;
 mod sim;
 mod upgrade;
 
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Cmd, UpgradeCmd};
+use crate::args::{Cli, Cmd, PolicyCmd, UpgradeCmd};
 use homelab_cli::fail::{self, Failure};
 
 fn main() -> ExitCode {
@@ -33,6 +35,9 @@ fn main() -> ExitCode {
             UpgradeCmd::Apis(a) => upgrade::apis(a),
         },
         Cmd::Edges(a) => edges::run(*a),
+        Cmd::Policy { cmd } => match cmd {
+            PolicyCmd::Check(a) => policy::check(a),
+        },
         Cmd::Sim(a) => sim::run(a),
         Cmd::Demo => demo::run(),
         Cmd::Completions { shell } => {

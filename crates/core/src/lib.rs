@@ -15,6 +15,8 @@
 //! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
 //! - [`posture`]: the ingress auth-posture contract shared by the ingress factory and
 //!   the policy engine (admin-UI detection, auth middlewares, exemption annotations).
+//! - [`policy`]: the manifest policy engine (`homelab policy check`): rules with stable
+//!   IDs, exemptions, text/JSON/SARIF reports.
 //!
 //! Later capabilities land here as modules of the same kind: the secret reference
 //! grammar and output decision, the ingress factory and the policy rules.
@@ -23,6 +25,7 @@
 
 pub mod flows;
 pub mod manifest;
+pub mod policy;
 pub mod posture;
 pub mod upgrade;
 pub mod version;
