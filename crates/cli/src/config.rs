@@ -9,6 +9,7 @@
 //!
 //! [policy]
 //! trusted_registries = ["ghcr.io/my-org", "registry.local:5000"]
+//! docs_url = "https://git.example.org/homelab/src/branch/main/docs/policy/"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,9 @@ pub struct PolicyConfig {
     /// Registry hosts or host/path prefixes images may come from (HL-IMG-003).
     #[serde(default)]
     pub trusted_registries: Vec<String>,
+    /// Base URL of the rule pages for SARIF `helpUri` (`<docs_url><ID>.md`). Default: the
+    /// project repository's `docs/policy/`.
+    pub docs_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -22,7 +22,8 @@ fn error(e: impl Into<anyhow::Error>) -> Failure {
 }
 
 pub fn check(a: PolicyCheckArgs) -> Result<u8, Failure> {
-    let options = options(&a)?;
+    let config = config::load().map_err(error)?;
+    let options = options(&a, &config.policy)?;
     let mut files: Vec<PathBuf> = Vec::new();
     let mut errors = Vec::new();
     for p in &a.paths {
@@ -69,7 +70,15 @@ pub fn check(a: PolicyCheckArgs) -> Result<u8, Failure> {
     let out = match a.format {
         PolicyFormat::Text => render::text(&report),
         PolicyFormat::Json => pretty(&render::json(&report)),
-        PolicyFormat::Sarif => pretty(&render::sarif(&report, DOCS_BASE, env!("CARGO_PKG_VERSION"))),
+        PolicyFormat::Sarif => {
+            let docs = config.policy.docs_url.as_deref().unwrap_or(DOCS_BASE);
+            let docs = if docs.ends_with('/') {
+                docs.to_owned()
+            } else {
+                format!("{docs}/")
+            };
+            pretty(&render::sarif(&report, &docs, env!("CARGO_PKG_VERSION")))
+        }
     };
     let mut stdout = std::io::stdout().lock();
     stdout
@@ -85,9 +94,9 @@ fn pretty(v: &serde_json::Value) -> String {
     s
 }
 
-fn options(a: &PolicyCheckArgs) -> Result<Options, Failure> {
+fn options(a: &PolicyCheckArgs, config: &config::PolicyConfig) -> Result<Options, Failure> {
     let entries = if a.trusted_registries.is_empty() {
-        config::load().map_err(error)?.policy.trusted_registries
+        config.trusted_registries.clone()
     } else {
         a.trusted_registries.clone()
     };
