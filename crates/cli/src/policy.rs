@@ -3,7 +3,7 @@
 //! and never from the format.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use homelab_cli::config;
@@ -82,7 +82,7 @@ pub fn check(a: PolicyCheckArgs) -> Result<u8, Failure> {
 /// Reads and parses the files, in input order. YAML parsing is most of a run's CPU time,
 /// so the files are split across the available cores (scoped threads, no runtime).
 fn read_and_parse(files: &[PathBuf]) -> Vec<Result<(String, Vec<Document>), String>> {
-    fn one(f: &PathBuf) -> Result<(String, Vec<Document>), String> {
+    fn one(f: &Path) -> Result<(String, Vec<Document>), String> {
         let name = inputs::display(f);
         let text = inputs::read_text(f, "manifest").map_err(|e| format!("{e:#}"))?;
         let docs = parse_documents(&text).map_err(|e| {
@@ -100,13 +100,13 @@ fn read_and_parse(files: &[PathBuf]) -> Vec<Result<(String, Vec<Document>), Stri
         .min(files.len())
         .max(1);
     if threads == 1 {
-        return files.iter().map(one).collect();
+        return files.iter().map(|f| one(f)).collect();
     }
     let chunk = files.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(|f| one(f)).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
