@@ -1,4 +1,4 @@
-//! The ingress auth-posture contract shared by the ingress factory ([`crate::ingress`]
+//! The ingress auth-posture contract shared by the ingress factory (`crate::ingress`
 //! once it lands) and the policy engine's ingress rule.
 //!
 //! Both sides must agree on three things, so they live here and nowhere else:
