@@ -3,6 +3,8 @@
 //! Run with `cargo xtask bench` (or `cargo bench -p homelab-benches`); record figures in
 //! BENCHMARKS.md.
 
+pub mod policy_corpus;
+
 use homelab_core::upgrade::{ClusterSnapshot, DeprecatedApiRequest, NodeFacts, WorkloadFacts, WorkloadKind};
 use serde_json::json;
 

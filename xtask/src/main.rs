@@ -6,13 +6,16 @@
 //!   `.ci/run` calls.
 //! - `firewall`: only the dependency firewall.
 //! - `manifests`: check the deploy/ manifests (also part of `ci`).
-//! - `bench`: the criterion benchmarks (see BENCHMARKS.md).
+//! - `bench`: the criterion benchmarks (see BENCHMARKS.md); `bench policy`: `homelab
+//!   policy check` against Checkov on a generated 10,000-object corpus (installs Checkov
+//!   from PyPI into `target/bench/`; never part of `ci`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_policy;
 mod manifests;
 
 /// Crates that mean I/O or an async runtime; none may appear in homelab-core's normal
@@ -48,9 +51,12 @@ fn run() -> Result<()> {
         Some("ci") => ci(),
         Some("firewall") => firewall(),
         Some("manifests") => manifests::check(&workspace_root()),
+        Some("bench") if args.get(1).map(String::as_str) == Some("policy") => bench_policy::run(&root, &args[2..]),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | firewall | manifests | bench [criterion args]>");
+            eprintln!(
+                "usage: cargo xtask <ci | firewall | manifests | bench [criterion args] | bench policy [--objects N] [--runs N] [--checkov-runs N]>"
+            );
             std::process::exit(2);
         }
     }

@@ -32,6 +32,11 @@ pub enum Cmd {
     /// Who talks to whom: query the flow trail's namespace edges.
     #[command(args_conflicts_with_subcommands = true)]
     Edges(Box<EdgesArgs>),
+    /// Manifest policy: check Kubernetes objects against the platform's security rules.
+    Policy {
+        #[command(subcommand)]
+        cmd: PolicyCmd,
+    },
     /// Run a Goldmane-compatible Flows server (mTLS) streaming a topology's synthetic flows.
     Sim(SimArgs),
     /// Two secret stores: Vaultwarden (your logins: get, code, list, …) and Vault/OpenBao KV (infra: `vault kv`).
@@ -364,6 +369,54 @@ pub struct IngressLintArgs {
     /// Files or directories (walked for .tf, .yaml, .yml, .json).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Check manifests against the policy rules. Exit 0 clean, 1 findings, 2 error (any format).
+    #[command(long_about = "Check Kubernetes manifests against the platform's policy rules \
+        (HL-IMG-001 … HL-ING-001, one page each under docs/policy/).\n\n\
+        Reads files, directories (recursively: .yaml, .yml, .json) and - for stdin; \
+        multi-document YAML and JSON. Findings name file, line, document index, object and \
+        container. Exempt an object with the annotation \
+        exempt.policy.homelab.dev/<rule-slug>: \"<reason>\" (a reason is mandatory) and optionally \
+        exempt.policy.homelab.dev/<rule-slug>-until: YYYY-MM-DD.\n\n\
+        Exit codes, the same for every --format: 0 no finding, 1 findings (not exempted), \
+        2 error (unreadable file, invalid YAML/JSON, no Kubernetes object in the input, \
+        --profile prod without trusted registries).")]
+    Check(PolicyCheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyProfile {
+    Default,
+    Prod,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// Files or directories (searched recursively for .yaml, .yml, .json), or - for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output: text for people, json (layout in README) or sarif (2.1.0, for code scanning).
+    #[arg(long, value_enum, default_value_t = PolicyFormat::Text)]
+    pub format: PolicyFormat,
+    /// prod also requires sha256 digests and a trusted-registry list.
+    #[arg(long, value_enum, default_value_t = PolicyProfile::Default)]
+    pub profile: PolicyProfile,
+    /// A trusted registry host or host/path prefix (repeatable; replaces config policy.trusted_registries).
+    #[arg(long = "trusted-registry", value_name = "HOST[/PATH]")]
+    pub trusted_registries: Vec<String>,
+    /// The date exemption expiries are checked against (default: today, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<String>,
 }
 
 pub fn completions(shell: Shell) {

@@ -21,6 +21,9 @@
 //! public_ipv6 = "2001:db8::10"
 //! internal_lb_ip = "10.0.0.10"
 //! allowed_groups = ["Home Server Admins"]
+//! [policy]
+//! trusted_registries = ["ghcr.io/my-org", "registry.local:5000"]
+//! docs_url = "https://git.example.org/homelab/src/branch/main/docs/policy/"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -38,6 +41,8 @@ pub struct Config {
     pub vault: homelab_vault::VaultConfig,
     #[serde(default)]
     pub ingress: IngressConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
 }
 
 /// `[ingress]`: installation defaults for the ingress factory (none compiled in).
@@ -67,6 +72,18 @@ impl IngressConfig {
             allowed_groups: self.allowed_groups.clone(),
         }
     }
+}
+
+/// `[policy]`: defaults for `homelab policy check`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Registry hosts or host/path prefixes images may come from (HL-IMG-003).
+    #[serde(default)]
+    pub trusted_registries: Vec<String>,
+    /// Base URL of the rule pages for SARIF `helpUri` (`<docs_url><ID>.md`). Default: the
+    /// project repository's `docs/policy/`.
+    pub docs_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,5 +153,8 @@ mod tests {
         assert_eq!(d.root_domain.as_deref(), Some("example.org"));
         assert_eq!(d.allowed_groups, Some(vec!["Ops".to_owned()]));
         assert!(parse("[ingress]\nzone = \"x\"\n").is_err());
+        let c = parse("[policy]\ntrusted_registries = [\"ghcr.io/o\"]\n").unwrap();
+        assert_eq!(c.policy.trusted_registries, vec!["ghcr.io/o".to_owned()]);
+        assert!(parse("[policy]\ntrusted = []\n").is_err());
     }
 }

@@ -4,13 +4,15 @@
 //! Exit codes are a contract (README "Exit codes"): `upgrade gate` 0 safe / 2 actionable
 //! block / 3 gate error / 4 held; `upgrade snapshot` 0 / 3; `upgrade apis` 0 clean /
 //! 1 found / 2 error; `vault kv` and `secret` 0 ok / 1 failed or refused / 2 usage;
-//! `ingress lint` 0 clean / 1 violations / 2 error; everything else 0 / 2.
+//! `ingress lint` 0 clean / 1 violations / 2 error; `policy check` 0 clean / 1 findings /
+//! 2 error (whatever the format); everything else 0 / 2.
 
 mod args;
 mod demo;
 mod edges;
 mod ingress;
 mod inputs;
+mod policy;
 mod secret;
 mod sim;
 mod upgrade;
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Cmd, IngressCmd, UpgradeCmd, VaultCmd};
+use crate::args::{Cli, Cmd, IngressCmd, PolicyCmd, UpgradeCmd, VaultCmd};
 use homelab_cli::fail::{self, Failure};
 
 fn main() -> ExitCode {
@@ -38,6 +40,9 @@ fn main() -> ExitCode {
             UpgradeCmd::Apis(a) => upgrade::apis(a),
         },
         Cmd::Edges(a) => edges::run(*a),
+        Cmd::Policy { cmd } => match cmd {
+            PolicyCmd::Check(a) => policy::check(a),
+        },
         Cmd::Sim(a) => sim::run(a),
         Cmd::Vault { cmd } => match cmd {
             None => {

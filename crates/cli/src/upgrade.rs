@@ -223,7 +223,7 @@ pub fn apis(a: ApisArgs) -> Result<u8, Failure> {
 
 /// Files named explicitly are read whatever their extension; directories are walked
 /// (sorted, hidden entries and symlinked directories skipped) for .yaml/.yml/.json.
-fn collect_files(path: &Path, explicit: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+pub(crate) fn collect_files(path: &Path, explicit: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {

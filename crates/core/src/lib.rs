@@ -22,14 +22,15 @@
 //!   decision and the `secret inject` template syntax.
 //! - [`ingress`]: the ingress factory (spec → Ingress, Middlewares, ExternalName
 //!   Service, DNS record intents) and the call-site lint.
-//!
-//! Later capabilities land here as modules of the same kind: the policy rules.
+//! - [`policy`]: the manifest policy engine (`homelab policy check`): rules with stable
+//!   IDs, exemptions, text/JSON/SARIF reports.
 
 #![forbid(unsafe_code)]
 
 pub mod flows;
 pub mod ingress;
 pub mod manifest;
+pub mod policy;
 pub mod posture;
 pub mod secret;
 pub mod upgrade;
