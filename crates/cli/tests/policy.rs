@@ -369,3 +369,14 @@ fn sarif_validator_rejects_invalid_documents() {
     v["version"] = "2.0.0".into();
     assert!(!validator.is_valid(&v));
 }
+
+#[test]
+fn bad_flags_are_exit_2_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let f = fixture("HL-SEC-001/fail-privileged.yaml");
+    for args in [vec!["--format", "xml", &f], vec!["--profile", "staging", &f], vec![]] {
+        let r = check(home.path(), &args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert_one_error_line(&r);
+    }
+}
