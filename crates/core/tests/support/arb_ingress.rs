@@ -5,11 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use homelab_core::ingress::{
-    Auth, DnsType, IngressSpec, Sablier, SablierStrategy, auth_middleware, effective_anti_ai, middleware_chain, mw,
-    render,
-};
-use homelab_core::posture;
+use homelab_core::ingress::{Auth, DnsType, IngressSpec, Sablier, SablierStrategy, mw};
 use proptest::prelude::*;
 use proptest::sample::select;
 
