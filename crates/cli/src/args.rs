@@ -147,15 +147,15 @@ pub struct ApisArgs {
 /// `homelab vault …`.
 #[derive(Debug, Subcommand)]
 pub enum VaultCmd {
-    /// [vaultwarden] One-time: store your master password + API key in your own Vault path, then verify.
+    /// Vaultwarden, one-time: store your master password + API key in your own Vault path, then verify.
     Setup,
-    /// [vaultwarden] Is your vault configured, unlockable and reachable? (no secrets; exit 1 if not)
+    /// Vaultwarden: Is your vault configured, unlockable and reachable? (no secrets; exit 1 if not)
     Status,
-    /// [vaultwarden] List your item names (never values).
+    /// Vaultwarden: List your item names (never values).
     List(VwListArgs),
-    /// [vaultwarden] Search your item names.
+    /// Vaultwarden: Search your item names.
     Search(VwSearchArgs),
-    /// [vaultwarden] Fetch one field of a login: to stdout when piped, else the clipboard (auto-clears).
+    /// Vaultwarden: Fetch one field of a login: to stdout when piped, else the clipboard (auto-clears).
     #[command(long_about = "Fetch one field of a Vaultwarden item.\n\n\
         Piped: printed to stdout. On a terminal: copied with OSC 52 (kitty, alacritty, foot, \
         wezterm, ghostty, tmux, screen; stderr must be the terminal) and cleared after 30 s; \
@@ -163,9 +163,9 @@ pub enum VaultCmd {
         includes the TOTP seed (\"totp\": true); use `homelab vault code`.\n\n\
         Exit codes: 0 ok; 1 failed or refused; 2 usage.")]
     Get(VwGetArgs),
-    /// [vaultwarden] The current TOTP code for an item.
+    /// Vaultwarden: The current TOTP code for an item.
     Code(VwCodeArgs),
-    /// [vaultwarden] Lock and log out the local bw session (always exits 0; prints `locked` when logged out).
+    /// Vaultwarden: Lock and log out the local bw session (always exits 0; prints `locked` when logged out).
     Lock,
     /// HashiCorp Vault / OpenBao KV v2 (infra secrets), with YOUR token: $VAULT_TOKEN, then ~/.vault-token (never the scoped Vaultwarden token).
     #[command(long_about = "HashiCorp Vault / OpenBao KV v2 (infra secrets).\n\n\
@@ -201,7 +201,7 @@ pub struct VwGetArgs {
     /// password (default), username, uri, notes or totp (the current code).
     #[arg(long, value_name = "FIELD")]
     pub field: Option<String>,
-    /// Print {"<field>": "<value>"} (piped only).
+    /// Print `{"<field>": "<value>"}` (piped only).
     #[arg(long)]
     pub json: bool,
     /// Print every field, custom ones included, as JSON (piped only; TOTP as a presence flag).

@@ -12,6 +12,7 @@
 //! vaultwarden_server = "https://vaultwarden.example.org"
 //! creds_path = "secret/workstation/claude-users/{user}"
 //! scoped_token_file = "~/.config/claude-auth-sync/vault-token"
+//!
 //! [ingress]                     # defaults for `homelab ingress render`; the spec wins
 //! root_domain = "example.org"
 //! annotation_domain = "example.org"   # default: root_domain
@@ -21,6 +22,7 @@
 //! public_ipv6 = "2001:db8::10"
 //! internal_lb_ip = "10.0.0.10"
 //! allowed_groups = ["Home Server Admins"]
+//!
 //! [policy]
 //! trusted_registries = ["ghcr.io/my-org", "registry.local:5000"]
 //! docs_url = "https://git.example.org/homelab/src/branch/main/docs/policy/"

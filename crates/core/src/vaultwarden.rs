@@ -7,7 +7,7 @@
 //! what the op-log line says. None of it does I/O.
 //!
 //! Invariants:
-//! - Secrets reach `bw` only through its environment ([`secret_env`]), never its argv:
+//! - Secrets reach `bw` only through its environment ([`secret_env_names`]), never its argv:
 //!   every argv built here is made of verbs, flags, field names and item names.
 //! - The child environment is built from nothing ([`base_env`]): the parent's
 //!   environment (with `VAULT_TOKEN`, cloud credentials, …) is never inherited.
@@ -120,7 +120,7 @@ pub fn base_env(path: Option<&str>, home: &str, appdata: &str) -> Vec<(String, S
     ]
 }
 
-/// Names of the secret variables [`secret_env`] adds, in order.
+/// Names of the secret variables the adapter adds to [`base_env`], in order.
 pub fn secret_env_names(with_session: bool) -> Vec<&'static str> {
     let mut v = vec!["BW_CLIENTID", "BW_CLIENTSECRET", "BW_PASSWORD"];
     if with_session {
