@@ -15,6 +15,7 @@
 //!   environment, login detection, the `--all` item projection, the op-log line.
 //! - [`watchdog`]: when `whisker-watchdog` restarts Whisker.
 //! - [`manifest`]: multi-document YAML/JSON manifests as JSON values with positions.
+//! - [`names`]: DNS-1123 label/subdomain checks shared by every name a user gives.
 //! - [`posture`]: the ingress auth-posture contract shared by the ingress factory and
 //!   the policy engine (admin-UI detection, auth middlewares, exemption annotations).
 //! - [`secret`]: secret references (`vault://`, `k8s://`, `bw://`, `env://`), the
@@ -30,6 +31,7 @@
 pub mod flows;
 pub mod ingress;
 pub mod manifest;
+pub mod names;
 pub mod policy;
 pub mod posture;
 pub mod secret;

@@ -209,11 +209,5 @@ pub fn edge_of(f: &FlowRecord) -> Result<EdgeKey, Exclusion> {
 /// A Kubernetes namespace name (RFC 1123 label): 1–63 of `[a-z0-9-]`, alphanumeric at
 /// both ends. Everything a user passes as a namespace is checked with this.
 pub fn is_valid_namespace(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
+    crate::names::is_dns_label(s)
 }

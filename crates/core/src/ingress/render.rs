@@ -8,6 +8,7 @@ use super::spec::{
     Auth, DEFAULT_ALLOWED_GROUPS, DEFAULT_SABLIER_URL, DnsType, IngressSpec, SABLIER_THEMES, SablierStrategy,
     SpecError, homepage_group_for, is_go_duration, valid_ipv4, valid_ipv6,
 };
+use crate::names::{is_dns_label, is_dns_subdomain};
 use crate::posture;
 
 /// Traefik middleware references of the shared chain (CRDs in the `traefik` namespace).
@@ -481,20 +482,6 @@ fn need<'a>(v: &'a Option<String>, field: &str, dns: DnsType) -> Result<&'a str,
     })
 }
 
-fn is_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-fn is_dns_name(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_label)
-}
-
 fn check(ok: bool, field: &str, msg: impl FnOnce() -> String) -> Result<(), SpecError> {
     if ok { Ok(()) } else { Err(SpecError::new(field, msg())) }
 }
@@ -510,16 +497,18 @@ fn validate(spec: &IngressSpec) -> Result<Effective<'_>, SpecError> {
         format!("{v:?} is not a DNS label (lowercase letters, digits and '-', at most 63, no leading or trailing '-')")
     };
     let name_msg = |v: &str| format!("{v:?} is not a DNS name (dot-separated lowercase labels)");
-    check(is_label(&spec.name), "name", || label_msg(&spec.name))?;
-    check(is_label(&spec.namespace), "namespace", || label_msg(&spec.namespace))?;
-    check(is_dns_name(&spec.tls_secret_name), "tls_secret_name", || {
+    check(is_dns_label(&spec.name), "name", || label_msg(&spec.name))?;
+    check(is_dns_label(&spec.namespace), "namespace", || {
+        label_msg(&spec.namespace)
+    })?;
+    check(is_dns_subdomain(&spec.tls_secret_name), "tls_secret_name", || {
         name_msg(&spec.tls_secret_name)
     })?;
     if let Some(h) = &spec.host {
-        check(is_dns_name(h), "host", || name_msg(h))?;
+        check(is_dns_subdomain(h), "host", || name_msg(h))?;
     }
     if let Some(h) = &spec.full_host {
-        check(is_dns_name(h), "full_host", || name_msg(h))?;
+        check(is_dns_subdomain(h), "full_host", || name_msg(h))?;
     }
     let root_domain = spec.root_domain.as_deref().ok_or_else(|| {
         SpecError::new(
@@ -527,16 +516,16 @@ fn validate(spec: &IngressSpec) -> Result<Effective<'_>, SpecError> {
             "is required: set it in the spec or root_domain in [ingress] of the config file",
         )
     })?;
-    check(is_dns_name(root_domain), "root_domain", || name_msg(root_domain))?;
+    check(is_dns_subdomain(root_domain), "root_domain", || name_msg(root_domain))?;
     let annotation_domain = spec.annotation_domain.as_deref().unwrap_or(root_domain);
-    check(is_dns_name(annotation_domain), "annotation_domain", || {
+    check(is_dns_subdomain(annotation_domain), "annotation_domain", || {
         name_msg(annotation_domain)
     })?;
     if let Some(s) = &spec.service_name {
-        check(is_label(s), "service_name", || label_msg(s))?;
+        check(is_dns_label(s), "service_name", || label_msg(s))?;
     }
     if let Some(e) = &spec.external_name {
-        check(is_dns_name(e), "external_name", || name_msg(e))?;
+        check(is_dns_subdomain(e), "external_name", || name_msg(e))?;
     }
     check(!spec.ingress_path.is_empty(), "ingress_path", || {
         "must list at least one path".into()

@@ -419,21 +419,7 @@ fn check_env_var(s: &str) -> Result<(), RefError> {
     }
 }
 
-/// A DNS-1123 label: 1–63 of `[a-z0-9-]`, starting and ending with an alphanumeric.
-pub fn is_dns_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-/// A DNS-1123 subdomain: at most 253 characters, dot-separated DNS-1123 labels.
-pub fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
-}
+pub use crate::names::{is_dns_label, is_dns_subdomain};
 
 fn check_dns_label(s: &str, what: &str) -> Result<(), RefError> {
     if is_dns_label(s) {
