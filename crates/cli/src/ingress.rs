@@ -68,7 +68,7 @@ pub fn lint(a: IngressLintArgs) -> Result<u8, Failure> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in &a.paths {
-        collect(p, true, &mut files, &mut errors);
+        crate::inputs::collect_files(p, &["tf", "yaml", "yml", "json"], &mut files, &mut errors);
     }
     let mut found: Vec<(PathBuf, Violation)> = Vec::new();
     for (path, explicit) in &files {
@@ -118,49 +118,5 @@ fn lint_file(path: &Path, explicit: bool) -> Result<Vec<Violation>, String> {
         // templates): only files named explicitly must parse.
         Err(e) if explicit => Err(format!("cannot parse {}: {e}", path.display())),
         Err(_) => Ok(Vec::new()),
-    }
-}
-
-/// Files named explicitly are checked whatever their extension is (.tf as HCL, anything
-/// else as a spec); directories are walked (sorted, hidden entries and symlinked
-/// directories skipped) for .tf, .yaml, .yml and .json.
-fn collect(path: &Path, explicit: bool, files: &mut Vec<(PathBuf, bool)>, errors: &mut Vec<String>) {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            errors.push(format!("cannot read {}: {e}", path.display()));
-            return;
-        }
-    };
-    if meta.is_file() {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if explicit || matches!(ext, "tf" | "yaml" | "yml" | "json") {
-            files.push((path.to_path_buf(), explicit));
-        }
-        return;
-    }
-    if !meta.is_dir() {
-        return;
-    }
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            errors.push(format!("cannot read {}: {e}", path.display()));
-            return;
-        }
-    };
-    entries.sort();
-    for p in entries {
-        let hidden = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        let is_link = std::fs::symlink_metadata(&p)
-            .map(|m| m.file_type().is_symlink())
-            .unwrap_or(false);
-        if hidden || (is_link && p.is_dir()) {
-            continue;
-        }
-        collect(&p, false, files, errors);
     }
 }

@@ -66,3 +66,55 @@ pub fn load_snapshot(path: &Path) -> Result<ClusterSnapshot> {
     let text = read_text(path, "snapshot")?;
     ClusterSnapshot::from_json(&text).map_err(|e| anyhow!("invalid snapshot {}: {e}", display(path)))
 }
+
+/// The extensions a directory walk picks up for manifests.
+pub const MANIFEST_EXTS: &[&str] = &["yaml", "yml", "json"];
+
+/// Expands `path`: a file named explicitly is taken whatever its extension; a directory
+/// is walked (sorted; hidden entries and symlinked directories skipped) for files whose
+/// extension is in `exts`. Each file comes with whether it was named explicitly.
+/// Unreadable paths go to `errors` as one line each.
+pub fn collect_files(path: &Path, exts: &[&str], files: &mut Vec<(PathBuf, bool)>, errors: &mut Vec<String>) {
+    walk(path, true, exts, files, errors);
+}
+
+fn walk(path: &Path, explicit: bool, exts: &[&str], files: &mut Vec<(PathBuf, bool)>, errors: &mut Vec<String>) {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.push(format!("cannot read {}: {e}", path.display()));
+            return;
+        }
+    };
+    if meta.is_file() {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if explicit || exts.contains(&ext) {
+            files.push((path.to_path_buf(), explicit));
+        }
+        return;
+    }
+    if !meta.is_dir() {
+        return;
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            errors.push(format!("cannot read {}: {e}", path.display()));
+            return;
+        }
+    };
+    entries.sort();
+    for p in entries {
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        let is_link = std::fs::symlink_metadata(&p)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false);
+        if hidden || (is_link && p.is_dir()) {
+            continue;
+        }
+        walk(&p, false, exts, files, errors);
+    }
+}

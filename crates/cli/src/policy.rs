@@ -30,7 +30,9 @@ pub fn check(a: PolicyCheckArgs) -> Result<u8, Failure> {
         if inputs::is_stdin(p) {
             files.push(p.clone());
         } else {
-            crate::upgrade::collect_files(p, true, &mut files, &mut errors);
+            let mut found = Vec::new();
+            inputs::collect_files(p, inputs::MANIFEST_EXTS, &mut found, &mut errors);
+            files.extend(found.into_iter().map(|(f, _)| f));
         }
     }
     let mut parsed: Vec<(String, Vec<Document>)> = Vec::with_capacity(files.len());

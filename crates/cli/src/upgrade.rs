@@ -1,7 +1,7 @@
 //! `homelab upgrade gate | snapshot | apis`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -162,7 +162,9 @@ pub fn apis(a: ApisArgs) -> Result<u8, Failure> {
         if inputs::is_stdin(p) {
             files.push(p.clone());
         } else {
-            collect_files(p, true, &mut files, &mut errors);
+            let mut found = Vec::new();
+            inputs::collect_files(p, inputs::MANIFEST_EXTS, &mut found, &mut errors);
+            files.extend(found.into_iter().map(|(f, _)| f));
         }
     }
     let mut findings: Vec<ApiFinding> = Vec::new();
@@ -219,47 +221,4 @@ pub fn apis(a: ApisArgs) -> Result<u8, Failure> {
         );
     }
     Ok(code)
-}
-
-/// Files named explicitly are read whatever their extension; directories are walked
-/// (sorted, hidden entries and symlinked directories skipped) for .yaml/.yml/.json.
-pub(crate) fn collect_files(path: &Path, explicit: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            errors.push(format!("cannot read {}: {e}", path.display()));
-            return;
-        }
-    };
-    if meta.is_file() {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if explicit || matches!(ext, "yaml" | "yml" | "json") {
-            files.push(path.to_path_buf());
-        }
-        return;
-    }
-    if !meta.is_dir() {
-        return;
-    }
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            errors.push(format!("cannot read {}: {e}", path.display()));
-            return;
-        }
-    };
-    entries.sort();
-    for p in entries {
-        let hidden = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        let is_link = std::fs::symlink_metadata(&p)
-            .map(|m| m.file_type().is_symlink())
-            .unwrap_or(false);
-        if hidden || (is_link && p.is_dir()) {
-            continue;
-        }
-        collect_files(&p, false, files, errors);
-    }
 }
