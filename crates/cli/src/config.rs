@@ -41,39 +41,11 @@ pub struct Config {
     /// `[vault]`: see [`homelab_vault::VaultConfig`].
     #[serde(default)]
     pub vault: homelab_vault::VaultConfig,
+    /// `[ingress]`: installation defaults for the ingress factory (none compiled in).
     #[serde(default)]
-    pub ingress: IngressConfig,
+    pub ingress: homelab_core::ingress::IngressDefaults,
     #[serde(default)]
     pub policy: PolicyConfig,
-}
-
-/// `[ingress]`: installation defaults for the ingress factory (none compiled in).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IngressConfig {
-    pub root_domain: Option<String>,
-    pub annotation_domain: Option<String>,
-    pub cloudflare_zone_id: Option<String>,
-    pub cloudflare_tunnel_id: Option<String>,
-    pub public_ip: Option<String>,
-    pub public_ipv6: Option<String>,
-    pub internal_lb_ip: Option<String>,
-    pub allowed_groups: Option<Vec<String>>,
-}
-
-impl IngressConfig {
-    pub fn defaults(&self) -> homelab_core::ingress::IngressDefaults {
-        homelab_core::ingress::IngressDefaults {
-            root_domain: self.root_domain.clone(),
-            annotation_domain: self.annotation_domain.clone(),
-            cloudflare_zone_id: self.cloudflare_zone_id.clone(),
-            cloudflare_tunnel_id: self.cloudflare_tunnel_id.clone(),
-            public_ip: self.public_ip.clone(),
-            public_ipv6: self.public_ipv6.clone(),
-            internal_lb_ip: self.internal_lb_ip.clone(),
-            allowed_groups: self.allowed_groups.clone(),
-        }
-    }
 }
 
 /// `[policy]`: defaults for `homelab policy check`.
@@ -151,7 +123,7 @@ mod tests {
         let e = parse("[vault]\nadress = \"x\"\n").unwrap_err().to_string();
         assert!(e.starts_with("line 2:"), "{e}");
         let c = parse("[ingress]\nroot_domain = \"example.org\"\nallowed_groups = [\"Ops\"]\n").unwrap();
-        let d = c.ingress.defaults();
+        let d = &c.ingress;
         assert_eq!(d.root_domain.as_deref(), Some("example.org"));
         assert_eq!(d.allowed_groups, Some(vec!["Ops".to_owned()]));
         assert!(parse("[ingress]\nzone = \"x\"\n").is_err());

@@ -23,7 +23,7 @@ pub fn render(a: IngressRenderArgs) -> Result<u8, Failure> {
     let shown = inputs::display(&a.spec);
     let spec = IngressSpec::parse(&text)
         .map_err(|e| fail(anyhow!("invalid spec {shown}: {e}")))?
-        .with_defaults(&config.ingress.defaults());
+        .with_defaults(&config.ingress);
     let rendered = render_spec(&spec).map_err(|e| fail(anyhow!("invalid spec {shown}: {e}")))?;
     let out = if a.format == "json" {
         let mut s = serde_json::to_string_pretty(&rendered.to_json()).map_err(|e| fail(e.into()))?;

@@ -435,8 +435,10 @@ const SABLIER_FIELDS: &[&str] = &[
     "url",
 ];
 
-/// Installation defaults (the CLI reads them from `[ingress]` in the config file).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Installation defaults (the CLI reads them from `[ingress]` in the config file; unknown
+/// keys are refused there).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngressDefaults {
     pub root_domain: Option<String>,
     pub annotation_domain: Option<String>,
