@@ -3,6 +3,9 @@
 //! and exit code the gate must produce. `UPDATE_FIXTURES=1` rewrites the expectations
 //! (review the diff before committing: the fixtures are the spec).
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 use std::path::{Path, PathBuf};
 
 use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix, evaluate};
@@ -56,26 +59,5 @@ fn run_case(path: &Path) -> Result<(), String> {
 
 #[test]
 fn gate_fixtures() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gate");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fixtures dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    assert!(paths.len() >= 20, "expected the fixture set, found {}", paths.len());
-    let failures: Vec<String> = paths
-        .iter()
-        .filter_map(|p| {
-            run_case(p)
-                .err()
-                .map(|e| format!("{}: {e}", p.file_name().unwrap().to_string_lossy()))
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    fixtures::run_all("gate", "json", 20, run_case);
 }

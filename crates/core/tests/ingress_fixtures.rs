@@ -5,7 +5,10 @@
 //! before committing: the fixtures are the spec). Cases named `e…` must be errors, the
 //! others must render.
 
-use std::path::{Path, PathBuf};
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use std::path::Path;
 
 use homelab_core::ingress::{IngressSpec, render};
 use serde_json::{Value, json};
@@ -64,26 +67,5 @@ fn run_case(spec_path: &Path) -> Result<(), String> {
 
 #[test]
 fn ingress_fixtures() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ingress");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fixtures dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    paths.sort();
-    assert!(paths.len() >= 50, "expected the fixture set, found {}", paths.len());
-    let failures: Vec<String> = paths
-        .iter()
-        .filter_map(|p| {
-            run_case(p)
-                .err()
-                .map(|e| format!("{}: {e}", p.file_name().unwrap().to_string_lossy()))
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    fixtures::run_all("ingress", "yaml", 50, run_case);
 }
