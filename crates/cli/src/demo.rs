@@ -72,10 +72,11 @@ fn flow_trail() -> Result<(), Failure> {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use homelab_core::flows::Action;
     use homelab_core::flows::policy::{PolicyRequest, derive};
     use homelab_core::flows::query::{EdgeQuery, MAX_LIMIT};
     use homelab_core::flows::render::{self, Format};
-    use homelab_core::flows::{Action, time::format_rfc3339};
+    use homelab_core::time::format_rfc3339;
     use homelab_flows::aggregator::{self, AggregatorConfig, Metrics, unix_now};
     use homelab_flows::goldmane::GoldmaneClient;
     use homelab_flows::sim::{SimConfig, SimMode, SimServer, Topology};

@@ -25,6 +25,8 @@
 //!   Service, DNS record intents) and the call-site lint.
 //! - [`policy`]: the manifest policy engine (`homelab policy check`): rules with stable
 //!   IDs, exemptions, text/JSON/SARIF reports.
+//! - [`time`]: the one calendar: Unix seconds ⇄ dates and RFC 3339, durations, [`time::Date`]
+//!   (no clock: `now` is always an argument).
 
 #![forbid(unsafe_code)]
 
@@ -35,6 +37,7 @@ pub mod names;
 pub mod policy;
 pub mod posture;
 pub mod secret;
+pub mod time;
 pub mod upgrade;
 pub mod vaultwarden;
 pub mod version;

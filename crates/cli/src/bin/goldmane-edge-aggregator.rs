@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
-use homelab_core::flows::time::parse_duration;
+use homelab_core::time::parse_duration;
 use homelab_flows::aggregator::{self, AggregatorConfig, Metrics, unix_now};
 use homelab_flows::digest::{self, DigestConfig, DigestOutcome};
 use homelab_flows::goldmane::{GoldmaneClient, GoldmaneConfig};

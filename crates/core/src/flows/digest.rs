@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::time::format_rfc3339;
 use super::{Action, EdgeRow};
+use crate::time::format_rfc3339;
 
 /// At most this many edges are listed; the rest are counted.
 pub const MAX_LISTED: usize = 50;

@@ -10,16 +10,16 @@
 //!   double-counts;
 //! - [`query`]: the `homelab edges` filters, validated; [`render`]: table, JSON, CSV,
 //!   DOT, Mermaid; [`policy`]: an egress NetworkPolicy from observed edges; [`digest`]:
-//!   the daily Slack message of new edges; [`time`]: Unix seconds ⇄ RFC 3339 / dates.
+//!   the daily Slack message of new edges.
 //!
-//! Timestamps are Unix seconds (UTC) throughout; adapters convert at the boundary.
+//! Timestamps are Unix seconds (UTC) throughout ([`crate::time`] converts); adapters
+//! convert at the boundary.
 
 pub mod assembler;
 pub mod digest;
 pub mod policy;
 pub mod query;
 pub mod render;
-pub mod time;
 
 use std::fmt;
 

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::time::format_rfc3339;
 use super::{Action, EdgeRow, is_valid_namespace};
+use crate::time::format_rfc3339;
 
 /// An edge set observed for less than this is probably incomplete (weekly jobs, 7-day
 /// credential rotations).

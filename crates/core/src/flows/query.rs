@@ -4,7 +4,8 @@
 
 use thiserror::Error;
 
-use super::{Action, is_valid_namespace, time};
+use super::{Action, is_valid_namespace};
+use crate::time;
 
 /// Default and maximum row caps.
 pub const DEFAULT_LIMIT: u32 = 200;

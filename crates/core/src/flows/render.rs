@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::query::PeerRow;
-use super::time::format_rfc3339;
 use super::{Action, EdgeRow};
+use crate::time::format_rfc3339;
 
 /// The output formats of `homelab edges`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

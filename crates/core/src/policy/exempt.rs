@@ -4,72 +4,10 @@
 //! A blank reason, an unparseable or passed expiry, or an expiry without a reason does not
 //! exempt: the finding stands and says why the exemption was not honoured.
 
-use std::fmt;
-
 use serde_json::Value;
 
 use crate::posture::EXEMPT_PREFIX;
-
-/// A calendar date (proleptic Gregorian, UTC). The clock is an input: core never reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    pub year: i32,
-    pub month: u8,
-    pub day: u8,
-}
-
-impl Date {
-    /// Strict `YYYY-MM-DD` with a real day of the month.
-    pub fn parse(s: &str) -> Option<Date> {
-        let b = s.as_bytes();
-        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-            return None;
-        }
-        let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-            let part = &s[r];
-            part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
-        };
-        let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-        let year = i32::try_from(year).ok()?;
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month as u8).into() {
-            return None;
-        }
-        Some(Date {
-            year,
-            month: month as u8,
-            day: day as u8,
-        })
-    }
-
-    /// The date `days` days after 1970-01-01 (H. Hinnant's civil_from_days).
-    pub fn from_unix_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
-    }
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
+pub use crate::time::Date;
 
 /// An honoured exemption.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,25 +89,6 @@ mod tests {
         month: 11,
         day: 22,
     });
-
-    #[test]
-    fn dates() {
-        assert_eq!(Date::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
-        for bad in [
-            "2023-02-29",
-            "2026-13-01",
-            "2026-1-01",
-            "2026-01-32",
-            "+026-01-01",
-            "2026-00-10",
-            "",
-        ] {
-            assert!(Date::parse(bad).is_none(), "{bad}");
-        }
-        assert_eq!(Date::from_unix_days(0).to_string(), "1970-01-01");
-        assert_eq!(Date::from_unix_days(20_414).to_string(), "2025-11-22");
-        assert_eq!(Date::from_unix_days(-1).to_string(), "1969-12-31");
-    }
 
     #[test]
     fn exemption_cases() {

@@ -1,5 +1,9 @@
-//! Unix seconds ⇄ civil dates (UTC), without a clock: callers pass `now` in.
+//! The one calendar of homelab-core: Unix seconds ⇄ civil dates (proleptic Gregorian,
+//! UTC), RFC 3339 and `YYYY-MM-DD` parsing, durations, and the [`Date`] type. There is no
+//! clock here: callers pass `now` (or today's [`Date`]) in.
 //! Days-from-civil and its inverse follow Howard Hinnant's public-domain algorithms.
+
+use std::fmt;
 
 /// Days since 1970-01-01 for a proleptic Gregorian date.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -39,7 +43,8 @@ pub fn format_rfc3339(secs: i64) -> String {
     )
 }
 
-fn days_in_month(y: i64, m: u32) -> u32 {
+/// The number of days in month `m` (1–12) of year `y`.
+pub fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -54,12 +59,57 @@ fn num(s: &str, len: usize) -> Option<u32> {
 
 /// `YYYY-MM-DD` → Unix seconds at 00:00:00 UTC. Invalid dates (2026-02-30) are refused.
 pub fn parse_date(s: &str) -> Option<i64> {
-    let mut it = s.split('-');
-    let (y, m, d) = (num(it.next()?, 4)?, num(it.next()?, 2)?, num(it.next()?, 2)?);
-    if it.next().is_some() || !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
-        return None;
+    Date::parse(s).map(|d| d.unix_days() * 86_400)
+}
+
+/// A calendar date (proleptic Gregorian, UTC). The clock is an input: core never reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    pub year: i32,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl Date {
+    /// Strict `YYYY-MM-DD` (four-digit year) with a real day of the month.
+    pub fn parse(s: &str) -> Option<Date> {
+        let mut it = s.split('-');
+        let (y, m, d) = (num(it.next()?, 4)?, num(it.next()?, 2)?, num(it.next()?, 2)?);
+        if it.next().is_some() || !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
+            return None;
+        }
+        Some(Date {
+            year: i32::try_from(y).ok()?,
+            month: m as u8,
+            day: d as u8,
+        })
     }
-    Some(days_from_civil(i64::from(y), m, d) * 86_400)
+
+    /// The date `days` days after 1970-01-01.
+    pub fn from_unix_days(days: i64) -> Date {
+        let (y, m, d) = civil_from_days(days);
+        Date {
+            year: i32::try_from(y).unwrap_or(if y < 0 { i32::MIN } else { i32::MAX }),
+            month: m as u8,
+            day: d as u8,
+        }
+    }
+
+    /// The (UTC) date of a Unix time in seconds.
+    pub fn from_unix_seconds(secs: i64) -> Date {
+        Date::from_unix_days(secs.div_euclid(86_400))
+    }
+
+    /// Days since 1970-01-01.
+    pub fn unix_days(self) -> i64 {
+        days_from_civil(i64::from(self.year), u32::from(self.month), u32::from(self.day))
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` followed by `Z` or `±HH:MM` (fractions of a second ignored).
@@ -130,6 +180,28 @@ mod tests {
     }
 
     #[test]
+    fn dates() {
+        assert_eq!(Date::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "2026-01-32",
+            "+026-01-01",
+            "2026-00-10",
+            "2026-01-0a",
+            "",
+        ] {
+            assert!(Date::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(Date::from_unix_days(0).to_string(), "1970-01-01");
+        assert_eq!(Date::from_unix_days(20_414).to_string(), "2025-11-22");
+        assert_eq!(Date::from_unix_days(-1).to_string(), "1969-12-31");
+        assert_eq!(Date::from_unix_seconds(1_782_633_600).to_string(), "2026-06-28");
+        assert_eq!(Date::from_unix_seconds(-1).to_string(), "1969-12-31");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("24h"), Some(86_400));
         assert_eq!(parse_duration("7d"), Some(604_800));
@@ -154,6 +226,15 @@ mod tests {
         fn civil_round_trip(days in -1_000_000i64..1_000_000) {
             let (y, m, d) = civil_from_days(days);
             prop_assert_eq!(days_from_civil(y, m, d), days);
+        }
+
+        #[test]
+        fn date_round_trip(days in -1_000_000i64..1_000_000) {
+            let date = Date::from_unix_days(days);
+            prop_assert_eq!(date.unix_days(), days);
+            if date.year >= 0 && date.year <= 9999 {
+                prop_assert_eq!(Date::parse(&date.to_string()), Some(date));
+            }
         }
 
         #[test]
