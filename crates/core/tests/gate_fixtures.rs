@@ -3,6 +3,8 @@
 //! and exit code the gate must produce. `UPDATE_FIXTURES=1` rewrites the expectations
 //! (review the diff before committing: the fixtures are the spec).
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::disallowed_macros)] // fixtures are files
+
 #[path = "support/fixtures.rs"]
 mod fixtures;
 

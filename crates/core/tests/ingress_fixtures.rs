@@ -5,6 +5,8 @@
 //! before committing: the fixtures are the spec). Cases named `e…` must be errors, the
 //! others must render.
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::disallowed_macros)] // fixtures are files
+
 #[path = "support/fixtures.rs"]
 mod fixtures;
 

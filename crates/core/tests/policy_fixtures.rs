@@ -5,6 +5,8 @@
 //! are the spec). A first-line comment `# policy-options: profile=prod trusted=a,b
 //! today=YYYY-MM-DD` sets the options; the default date is 2026-11-22.
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::disallowed_macros)] // fixtures are files
+
 use std::path::{Path, PathBuf};
 
 use homelab_core::manifest::parse_documents;

@@ -3,6 +3,8 @@
 //! lists templates with the expected parts or error. `UPDATE_FIXTURES=1` rewrites the
 //! expectations (review the diff before committing: the fixtures are the spec).
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::disallowed_macros)] // fixtures are files
+
 use std::path::Path;
 
 use homelab_core::secret::template::Part;
