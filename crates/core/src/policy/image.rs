@@ -154,18 +154,23 @@ impl fmt::Display for ImageRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedRegistry(String);
 
+/// Why a trusted-registry entry was refused (one line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidTrustedRegistry(String);
+
 impl TrustedRegistry {
     /// Normalises an entry: lowercase host (hosts are case-insensitive), `index.docker.io` → `docker.io`, no scheme,
     /// no trailing slash. Refuses empty entries and entries with a scheme or tag.
-    pub fn parse(entry: &str) -> Result<Self, String> {
+    pub fn parse(entry: &str) -> Result<Self, InvalidTrustedRegistry> {
         let e = entry.trim().trim_end_matches('/');
         if e.is_empty() {
-            return Err("empty trusted registry".into());
+            return Err(InvalidTrustedRegistry("empty trusted registry".into()));
         }
         if e.contains("://") || e.contains('@') || e.chars().any(char::is_whitespace) {
-            return Err(format!(
+            return Err(InvalidTrustedRegistry(format!(
                 "trusted registry {e:?} must be a host or host/path prefix (no scheme, tag or digest)"
-            ));
+            )));
         }
         let (host, rest) = match e.split_once('/') {
             Some((h, r)) => (h, Some(r)),

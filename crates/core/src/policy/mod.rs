@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::manifest::{Document, name_and_namespace};
 use crate::posture;
 pub use exempt::{Date, Exemption, ExemptionStatus};
-pub use image::{ImageRef, TrustedRegistry};
+pub use image::{ImageRef, InvalidTrustedRegistry, TrustedRegistry};
 
 /// How bad a finding is. Both fail the check (exit 1); the level shows in reports and
 /// maps to SARIF `error`/`warning`.
@@ -460,10 +460,13 @@ impl Ctx<'_> {
         }
         let ns = at.namespace.unwrap_or("");
         let shown = if ns.is_empty() { "(unset)" } else { ns };
-        match egress.get(ns) {
-            Some(e) if e.protected() => {}
-            Some(e) if e.default_deny.is_some() => {
-                let (policy, rule) = &e.allows_metadata[0];
+        // Protected = a default-deny policy and no rule letting the address through.
+        match egress
+            .get(ns)
+            .map(|e| (e.default_deny.is_some(), e.allows_metadata.first()))
+        {
+            Some((true, None)) => {}
+            Some((true, Some((policy, rule)))) => {
                 let msg = format!(
                     "namespace {shown}: NetworkPolicy {policy} egress rule {rule} allows {}",
                     netpol::METADATA_ADDRESS
