@@ -164,7 +164,8 @@ impl ThrowawayPki {
     }
 
     fn read(path: &Path) -> String {
-        // The files were written by `generate`; a failure here is a broken test setup.
+        // The files were written by `generate` moments before; a failure here means the
+        // directory was tampered with or vanished.
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("throwaway PKI {}: {e}", path.display()))
     }
 
