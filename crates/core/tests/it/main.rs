@@ -1,5 +1,8 @@
 //! The homelab-core integration tests: one binary, one module per area (data-driven
 //! fixtures through homelab_testkit::fixtures, property tests with proptest).
+//!
+//! proptest keeps its regression seeds in `tests/proptest-regressions/<module>.txt` (the
+//! sibling tree of the directory holding this `main.rs`).
 
 mod arb_ingress;
 mod edge_props;
