@@ -1,6 +1,6 @@
 //! Live snapshot collection against the fake Kubernetes API server: 50 matrix addons,
 //! 200 nodes, 1 ms simulated latency per request. `concurrent` is
-//! `SnapshotCollector::collect` (node list and workload GETs in flight together);
+//! `ApiClient::collect` (node list and workload GETs in flight together);
 //! `sequential_baseline` is `collect_sequential` (51 requests one after the other).
 //!
 //! `cargo bench -p homelab-benches --bench collect`
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use homelab_core::upgrade::CompatMatrix;
-use homelab_k8s::fake::FakeApiServer;
+use homelab_testkit::k8s::FakeApiServer;
 
 const ADDONS: usize = 50;
 const NODES: usize = 200;
@@ -25,7 +25,7 @@ fn collect(c: &mut Criterion) {
     let snapshot = homelab_benches::snapshot(ADDONS, NODES, 0);
     let (fake, collector) = rt.block_on(async {
         let fake = FakeApiServer::start(&snapshot).await;
-        let collector = fake.collector();
+        let collector = fake.collector().await;
         (fake, collector)
     });
     fake.set_latency(LATENCY);

@@ -22,8 +22,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use homelab_benches::{edge_table, edge_table_namespace};
 use homelab_core::flows::FlushBatch;
 use homelab_core::flows::query::{EdgeQuery, MAX_LIMIT, PeersQuery};
-use homelab_flows::store::testing::TempPostgres;
 use homelab_flows::store::{self, AnyStore, EdgeStore};
+use homelab_testkit::postgres::TempPostgres;
 
 const NAMESPACES: usize = 1000;
 const PEERS: usize = 500;

@@ -37,9 +37,9 @@ use homelab_core::flows::{EdgeDelta, edge_of};
 use homelab_flows::aggregator::{self, AggregatorConfig, Metrics};
 use homelab_flows::goldmane::{FlowSource, GoldmaneClient};
 use homelab_flows::sim::{ExpectedEdge, ExpectedEdges, SimConfig, SimHandle, SimMode, SimServer, Topology};
-use homelab_flows::store::testing::TempPostgres;
 use homelab_flows::store::{self, AnyStore, EdgeStore};
-use homelab_flows::testing::TestPki;
+use homelab_testkit::pki::TestPki;
+use homelab_testkit::postgres::TempPostgres;
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 

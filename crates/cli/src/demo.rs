@@ -79,9 +79,9 @@ fn flow_trail() -> Result<(), Failure> {
     use homelab_core::time::format_rfc3339;
     use homelab_flows::aggregator::{self, AggregatorConfig, Metrics, unix_now};
     use homelab_flows::goldmane::GoldmaneClient;
+    use homelab_flows::sim::pki::ThrowawayPki;
     use homelab_flows::sim::{SimConfig, SimMode, SimServer, Topology};
     use homelab_flows::store::{self, EdgeStore};
-    use homelab_flows::testing::TestPki;
 
     let fail = |e: String| Failure::new(2, anyhow::anyhow!("demo flow trail: {e}"));
     let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
@@ -92,7 +92,7 @@ fn flow_trail() -> Result<(), Failure> {
         .map_err(|e| fail(e.to_string()))?;
     rt.block_on(async {
         let topology = Topology::from_yaml_str(TOPOLOGY).map_err(|e| fail(e.to_string()))?;
-        let pki = TestPki::generate(dir.path()).map_err(|e| fail(e.to_string()))?;
+        let pki = ThrowawayPki::generate(dir.path()).map_err(|e| fail(e.to_string()))?;
         let t0 = (unix_now() - 1800) / 15 * 15;
         let sim = SimServer::start(
             SimConfig::new(topology).with_tls(pki.sim_tls()).with_mode(SimMode::Burst { t0, buckets: BUCKETS }),

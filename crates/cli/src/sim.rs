@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use homelab_cli::fail::Failure;
+use homelab_flows::sim::pki::ThrowawayPki;
 use homelab_flows::sim::{SimConfig, SimMode, SimServer, Topology};
-use homelab_flows::testing::TestPki;
 
 use crate::args::SimArgs;
 
@@ -22,7 +22,8 @@ pub fn run(a: SimArgs) -> Result<u8, Failure> {
     std::fs::create_dir_all(&a.certs)
         .with_context(|| format!("cannot create {}", a.certs.display()))
         .map_err(fail)?;
-    let pki = TestPki::generate(&a.certs).map_err(|e| fail(anyhow!("certificates in {}: {e}", a.certs.display())))?;
+    let pki =
+        ThrowawayPki::generate(&a.certs).map_err(|e| fail(anyhow!("certificates in {}: {e}", a.certs.display())))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

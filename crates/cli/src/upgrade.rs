@@ -9,7 +9,7 @@ use homelab_core::manifest::parse_documents;
 use homelab_core::upgrade::apis::{ApiFinding, scan};
 use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix, evaluate};
 use homelab_core::version::KubeVersion;
-use homelab_k8s::{KubeconfigOptions, PrometheusClient, SnapshotCollector};
+use homelab_k8s::{ApiClient, KubeconfigOptions, PrometheusClient};
 
 use crate::args::{ApisArgs, ClusterArgs, GateArgs, SnapshotArgs};
 use crate::inputs;
@@ -122,7 +122,7 @@ fn collect_live(matrix: &CompatMatrix, c: &ClusterArgs, config: &Config) -> anyh
         let work = async {
             let connection = homelab_k8s::connect_with_details(&opts).await?;
             tracing::info!(api = %connection.api_url, source = %connection.source, "reading the live cluster");
-            SnapshotCollector::from_connection(&connection)
+            ApiClient::from_connection(&connection)
                 .collect(matrix, prometheus.as_ref())
                 .await
         };

@@ -9,7 +9,8 @@
 //!   system `protoc`), the mTLS client configuration (`GOLDMANE_*` env) and the
 //!   streaming client with keepalive, capped backoff and resume (`start_time_gte`);
 //! - [`sim`]: a Goldmane-compatible `Flows` server streaming synthetic flows from a
-//!   topology file (demo, tests, benchmarks);
+//!   topology file (demo, tests, benchmarks), and [`sim::pki`], the throwaway certificates
+//!   of `homelab sim` and `homelab demo`;
 //! - [`store`]: the `edge` table behind the [`store::EdgeStore`] trait, PostgreSQL
 //!   (production) and SQLite (embedded default), migrations at startup, one statement per
 //!   flush.
@@ -24,4 +25,3 @@ pub mod digest;
 pub mod goldmane;
 pub mod sim;
 pub mod store;
-pub mod testing;

@@ -1,5 +1,7 @@
-//! Live collection of a [`ClusterSnapshot`]: nodes, the matrix addons' workloads and the
-//! deprecated-API requests Prometheus saw.
+//! [`ApiClient`], the crate's Kubernetes API client (bounded, retried calls with one-line
+//! errors naming the API server), and the live collection of a [`ClusterSnapshot`] through
+//! it ([`ApiClient::collect`]): nodes, the matrix addons' workloads and the deprecated-API
+//! requests Prometheus saw.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -24,7 +26,7 @@ pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
 pub const LEGACY_MASTER_LABEL: &str = "node-role.kubernetes.io/master";
 /// The `deprecated_api_error` when no Prometheus URL was given.
 pub const NO_PROMETHEUS_CONFIGURED: &str = "no Prometheus URL configured (--prometheus or PROM)";
-/// At most this many API requests are in flight at once during [`SnapshotCollector::collect`].
+/// At most this many API requests are in flight at once during [`ApiClient::collect`].
 pub const MAX_CONCURRENT_REQUESTS: usize = 32;
 /// Default upper bound for one API request, connection included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,17 +37,21 @@ const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(250), Duration::from_
 /// A guard against a server that keeps handing out continue tokens.
 const MAX_NODE_PAGES: usize = 1_000;
 
-/// Collects cluster snapshots through a [`kube::Client`].
+/// The Kubernetes API client every adapter of this crate goes through (a [`kube::Client`]
+/// plus the API server's name for errors and a per-request timeout; 429/503/504 are retried
+/// a few times): [`collect`](Self::collect) builds cluster snapshots with it, and
+/// [`PsqlExec`](crate::PsqlExec), [`SecretReader`](crate::SecretReader) and
+/// [`WhiskerWatchdog`](crate::WhiskerWatchdog) make their calls through it.
 #[derive(Clone)]
-pub struct SnapshotCollector {
+pub struct ApiClient {
     client: kube::Client,
     api_url: Option<String>,
     request_timeout: Duration,
 }
 
-impl fmt::Debug for SnapshotCollector {
+impl fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SnapshotCollector")
+        f.debug_struct("ApiClient")
             .field("api_url", &self.api_url)
             .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
@@ -57,8 +63,8 @@ enum Mode {
     Sequential,
 }
 
-impl SnapshotCollector {
-    /// A collector over `client`. Errors say "the Kubernetes API" without an address;
+impl ApiClient {
+    /// A client over `client`. Errors say "the Kubernetes API" without an address;
     /// use [`with_api_url`](Self::with_api_url) or [`from_connection`](Self::from_connection)
     /// to name it.
     pub fn new(client: kube::Client) -> Self {
@@ -69,7 +75,7 @@ impl SnapshotCollector {
         }
     }
 
-    /// A collector over a [`Connection`], naming its API server in errors.
+    /// A client over a [`Connection`], naming its API server in errors.
     pub fn from_connection(connection: &Connection) -> Self {
         Self::new(connection.client.clone()).with_api_url(&connection.api_url)
     }

@@ -23,7 +23,7 @@ use kube::api::{Api, AttachParams, ListParams};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::collect::SnapshotCollector;
+use crate::collect::ApiClient;
 use crate::error::{K8sError, one_line, redact_url};
 use crate::kubeconfig::Connection;
 
@@ -92,7 +92,7 @@ impl PsqlTarget {
 /// retries and error messages as the snapshot collector).
 #[derive(Debug, Clone)]
 pub struct PsqlExec {
-    api: SnapshotCollector,
+    api: ApiClient,
     api_url: Option<String>,
     target: PsqlTarget,
     timeout: Duration,
@@ -102,7 +102,7 @@ impl PsqlExec {
     /// Over a [`Connection`], naming its API server in errors.
     pub fn new(connection: &Connection, target: PsqlTarget) -> Self {
         Self {
-            api: SnapshotCollector::from_connection(connection).with_request_timeout(DEFAULT_EXEC_TIMEOUT),
+            api: ApiClient::from_connection(connection).with_request_timeout(DEFAULT_EXEC_TIMEOUT),
             api_url: Some(redact_url(&connection.api_url)),
             target,
             timeout: DEFAULT_EXEC_TIMEOUT,
@@ -112,7 +112,7 @@ impl PsqlExec {
     /// For a client built elsewhere (tests, fakes). Errors say "the Kubernetes API".
     pub fn with_client(client: kube::Client, target: PsqlTarget) -> Self {
         Self {
-            api: SnapshotCollector::new(client).with_request_timeout(DEFAULT_EXEC_TIMEOUT),
+            api: ApiClient::new(client).with_request_timeout(DEFAULT_EXEC_TIMEOUT),
             api_url: None,
             target,
             timeout: DEFAULT_EXEC_TIMEOUT,
@@ -407,23 +407,30 @@ mod tests {
 
     #[test]
     fn command_keeps_the_script_out_of_argv() {
-        let argv = PsqlTarget::default().command();
-        assert_eq!(
-            argv,
-            [
-                "psql",
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                "goldmane_edges",
-                "-f",
-                "-"
-            ]
+        // psql reads the script from stdin (`-f -`); argv has no place for SQL (no `-c`):
+        // only psql's fixed options and the database name.
+        let target = PsqlTarget {
+            database: "app_db".into(),
+            ..PsqlTarget::default()
+        };
+        let argv = target.command();
+        assert_eq!(argv.first().map(String::as_str), Some("psql"), "{argv:?}");
+        assert!(argv.ends_with(&["-f".to_owned(), "-".to_owned()]), "{argv:?}");
+        assert!(
+            !argv
+                .iter()
+                .any(|a| a == "-c" || a.starts_with("--command") || a.starts_with("--file")),
+            "{argv:?}"
         );
+        let d = argv.iter().position(|a| a == "-d").expect("-d");
+        assert_eq!(argv[d + 1], "app_db");
+        assert!(argv.windows(2).any(|w| w == ["-v", "ON_ERROR_STOP=1"]), "{argv:?}");
+        for (i, arg) in argv.iter().enumerate().skip(1) {
+            assert!(
+                i == d + 1 || arg.starts_with('-') || arg == "ON_ERROR_STOP=1",
+                "unexpected argument {arg:?} in {argv:?}"
+            );
+        }
     }
 
     #[test]

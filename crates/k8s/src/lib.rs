@@ -3,11 +3,11 @@
 //!
 //! ```no_run
 //! # async fn run(matrix: &homelab_core::upgrade::CompatMatrix) -> Result<(), Box<dyn std::error::Error>> {
-//! use homelab_k8s::{KubeconfigOptions, PrometheusClient, SnapshotCollector};
+//! use homelab_k8s::{KubeconfigOptions, PrometheusClient, ApiClient};
 //!
 //! let client = homelab_k8s::connect(&KubeconfigOptions::default()).await?;
 //! let prometheus = PrometheusClient::new("http://prometheus.monitoring:9090")?;
-//! let snapshot = SnapshotCollector::new(client).collect(matrix, Some(&prometheus)).await?;
+//! let snapshot = ApiClient::new(client).collect(matrix, Some(&prometheus)).await?;
 //! println!("{}", snapshot.to_json_pretty());
 //! # Ok(()) }
 //! ```
@@ -15,7 +15,7 @@
 //! * Configuration: [`choose_kubeconfig_source`] decides (explicit `--kubeconfig`, then the
 //!   in-cluster service account, then `KUBECONFIG`, then `~/.kube/config`); [`connect`]
 //!   applies it and honours a `--context`.
-//! * Collection: [`SnapshotCollector::collect`] fetches the node list and every matrix
+//! * Collection: [`ApiClient::collect`] fetches the node list and every matrix
 //!   workload concurrently; a missing workload is left out (the gate reports it
 //!   unreadable), any other API failure is a [`K8sError`]. Prometheus failures never fail
 //!   the collection: they become `deprecated_api_requests: None` with the reason.
@@ -25,8 +25,8 @@
 //!   base64-decoded, as a redacted [`homelab_core::secret::SecretString`].
 //! * Errors are typed and display as one line naming the endpoint and the cause, without
 //!   credentials.
-//! * Feature `fake`: [`fake::FakeApiServer`] and [`fake::FakePrometheus`], in-process HTTP
-//!   servers that speak the real Kubernetes and Prometheus JSON, for tests and benchmarks.
+//! * Every call goes through [`ApiClient`] (bounded, retried, one-line errors); the
+//!   in-process fakes the tests use live in the dev-only `homelab-testkit` crate.
 //!
 //! # Kubernetes API version
 //!
@@ -41,9 +41,6 @@
 //! kube and reqwest use rustls; [`connect`] and [`PrometheusClient::new`] install the
 //! `ring` crypto provider as the process default if none is installed yet.
 
-#[cfg(feature = "fake")]
-pub mod fake;
-
 mod collect;
 mod error;
 mod exec;
@@ -53,8 +50,8 @@ mod secrets;
 mod whisker;
 
 pub use collect::{
-    CONTROL_PLANE_LABEL, DEFAULT_REQUEST_TIMEOUT, LEGACY_MASTER_LABEL, MAX_CONCURRENT_REQUESTS,
-    NO_PROMETHEUS_CONFIGURED, SnapshotCollector,
+    ApiClient, CONTROL_PLANE_LABEL, DEFAULT_REQUEST_TIMEOUT, LEGACY_MASTER_LABEL, MAX_CONCURRENT_REQUESTS,
+    NO_PROMETHEUS_CONFIGURED,
 };
 pub use error::{K8sError, PromError};
 pub use exec::{DEFAULT_EXEC_TIMEOUT, MAX_PSQL_OUTPUT, PsqlExec, PsqlTarget};
@@ -66,6 +63,5 @@ pub use prometheus::{DEPRECATED_APIS_QUERY, PROMETHEUS_TIMEOUT, PrometheusClient
 pub use secrets::{SecretKeyError, SecretReader};
 pub use whisker::{WhiskerObservation, WhiskerTarget, WhiskerWatchdog};
 
-// Re-exported so callers name the same versions this crate was built with.
+// Re-exported so callers name the same version this crate was built with.
 pub use homelab_core::upgrade::ClusterSnapshot;
-pub use kube;

@@ -6,7 +6,7 @@ use homelab_core::secret::SecretString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
-use crate::collect::SnapshotCollector;
+use crate::collect::ApiClient;
 use crate::error::K8sError;
 
 /// Why a Secret key could not be read.
@@ -39,14 +39,14 @@ pub enum SecretKeyError {
 /// Reads Secret keys with the collector's timeout, retry and error mapping.
 #[derive(Debug, Clone)]
 pub struct SecretReader {
-    collector: SnapshotCollector,
+    collector: ApiClient,
 }
 
 impl SecretReader {
     /// A reader on `client`.
     pub fn new(client: kube::Client) -> Self {
         Self {
-            collector: SnapshotCollector::new(client),
+            collector: ApiClient::new(client),
         }
     }
 

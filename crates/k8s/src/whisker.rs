@@ -9,7 +9,7 @@ use homelab_core::watchdog::DEFAULT_WINDOW_SECONDS;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, LogParams};
 
-use crate::collect::SnapshotCollector;
+use crate::collect::ApiClient;
 use crate::error::K8sError;
 use crate::kubeconfig::Connection;
 
@@ -50,14 +50,14 @@ pub struct WhiskerObservation {
 /// snapshot collector).
 #[derive(Debug, Clone)]
 pub struct WhiskerWatchdog {
-    api: SnapshotCollector,
+    api: ApiClient,
     target: WhiskerTarget,
 }
 
 impl WhiskerWatchdog {
     pub fn new(connection: &Connection, target: WhiskerTarget) -> Self {
         Self {
-            api: SnapshotCollector::from_connection(connection),
+            api: ApiClient::from_connection(connection),
             target,
         }
     }
@@ -65,7 +65,7 @@ impl WhiskerWatchdog {
     /// For a client built elsewhere (tests, fakes).
     pub fn with_client(client: kube::Client, target: WhiskerTarget) -> Self {
         Self {
-            api: SnapshotCollector::new(client),
+            api: ApiClient::new(client),
             target,
         }
     }

@@ -44,32 +44,3 @@ impl Backend for K8sBackend {
         })
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Resolver;
-    use homelab_k8s::fake::FakeApiServer;
-
-    #[tokio::test]
-    async fn resolves_through_the_resolver() {
-        let api = FakeApiServer::start(&homelab_core::upgrade::ClusterSnapshot::default()).await;
-        api.insert_secret("apps", "db", &[("password", b"pw")]);
-        let mut resolver = Resolver::new();
-        resolver.register(Box::new(K8sBackend::new(
-            SecretReader::new(api.client()).with_api_url(api.url()),
-        )));
-        let r = SecretRef::parse("k8s://apps/db#password").unwrap();
-        assert_eq!(resolver.resolve(&r).await.unwrap().expose(), "pw");
-        let r = SecretRef::parse("k8s://apps/db#user").unwrap();
-        let e = resolver.resolve(&r).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::NotFound);
-        assert_eq!(
-            e.to_string(),
-            "k8s://apps/db#user: Secret apps/db has no key \"user\" (keys: password)"
-        );
-        api.forbid_secrets_in("apps");
-        let r = SecretRef::parse("k8s://apps/db#password").unwrap();
-        assert_eq!(resolver.resolve(&r).await.unwrap_err().kind(), ErrorKind::Forbidden);
-    }
-}

@@ -13,8 +13,6 @@
 //!   check-and-set) and [`VaultBackend`] for `vault://` references.
 //! - [`k8s`]: [`K8sBackend`] for `k8s://` references (one key of a Secret, via
 //!   `homelab-k8s`).
-//! - Feature `fake`: `fake::FakeVault`, an in-process KV v2 server with token
-//!   capabilities, 403/404, check-and-set conflicts and a request log.
 //! - [`config`]: the `[vault]` config section; [`token`]: Vault token discovery with the
 //!   precedence of [`homelab_core::secret::precedence`].
 //!
@@ -56,8 +54,6 @@
 
 pub mod config;
 pub mod emit;
-#[cfg(feature = "fake")]
-pub mod fake;
 pub mod hardening;
 pub mod input;
 pub mod k8s;

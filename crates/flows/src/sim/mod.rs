@@ -1,5 +1,6 @@
 //! A Goldmane-compatible `goldmane.Flows` server streaming synthetic flows from a
-//! topology, for the demo, the tests and the benchmarks.
+//! topology, for the demo, the tests and the benchmarks; [`pki`] makes the throwaway
+//! certificates `homelab sim` and `homelab demo` serve it with.
 //!
 //! # Topology file
 //!
@@ -64,6 +65,7 @@
 //! count each connection once whatever its reporters, allowed at the source but denied
 //! at the destination = deny, `first_seen`/`last_seen` = bucket start/end.
 
+pub mod pki;
 mod server;
 mod topology;
 

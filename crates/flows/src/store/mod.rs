@@ -39,8 +39,6 @@ mod error;
 mod postgres;
 pub mod psql;
 mod sqlite;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
