@@ -133,7 +133,7 @@ fn check_object(file: &str, d: &Document, problems: &mut Vec<String>) {
             }
         }
     }
-    // Contracts of the binaries and the platform (spec §5, deploy/README.md).
+    // Contracts of the binaries and the platform (docs/contracts/flow-trail.md, deploy/README.md).
     let reloader = d
         .value
         .pointer("/metadata/annotations/secret.reloader.stakater.com~1reload");

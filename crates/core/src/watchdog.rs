@@ -1,4 +1,4 @@
-//! `whisker-watchdog`: when to restart Whisker (spec §5, seed004-A §2.7).
+//! `whisker-watchdog`: when to restart Whisker (docs/contracts/flow-trail.md).
 //!
 //! Whisker's backend holds one long-lived gRPC stream to Goldmane; after a DNS blip its
 //! resolver can wedge and log connection errors forever. The operator ships it without

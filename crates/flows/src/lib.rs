@@ -1,6 +1,6 @@
 //! # homelab-flows
 //!
-//! The flow trail (spec §5): who talks to whom in the cluster, durably.
+//! The flow trail (contract: docs/contracts/flow-trail.md): who talks to whom in the cluster, durably.
 //!
 //! - [`aggregator`]: the `aggregate` loop (stream → buckets → one upsert per flush),
 //!   with `/healthz`, `/readyz` and `/metrics`;

@@ -1,5 +1,5 @@
-//! `homelab-k8s`: the live side of the compat gate — a [`ClusterSnapshot`] collected from a
-//! running cluster through kube-rs, plus the deprecated-API requests Prometheus saw.
+//! `homelab-k8s`: homelab's kube-rs adapters — the compat gate's live [`ClusterSnapshot`]
+//! (with Prometheus's deprecated-API requests), psql pod exec, Secrets, the Whisker watchdog.
 //!
 //! ```no_run
 //! # async fn run(matrix: &homelab_core::upgrade::CompatMatrix) -> Result<(), Box<dyn std::error::Error>> {

@@ -1,11 +1,11 @@
 //! # homelab-upgrade
 //!
-//! The autonomous upgrade chain (spec §4). **Not built yet**: this crate is reserved for the
-//! runner that performs the I/O of the chain whose decisions live in `homelab-core`:
-//! detector, preflight / master / worker / postflight phase Jobs (kube-rs), kubeadm and
-//! drain over SSH (russh), Pushgateway gauges, the kill-switch and the nightly report.
-//! The compat gate that the preflight calls already exists: `homelab_core::upgrade::gate`
-//! with live facts from `homelab_k8s`.
-//! It exposes nothing today so that no caller can depend on a half-built API.
+//! A reserved, empty crate: the name is held for the I/O side of an autonomous
+//! Kubernetes upgrade chain, which does not exist. It exposes nothing, so nothing can
+//! depend on a half-built API; what it should become is tracked in the issue tracker.
+//!
+//! What exists for upgrades today is the compat gate: the pure decision in
+//! `homelab_core::upgrade::gate`, live cluster facts from `homelab_k8s`, and the
+//! `homelab upgrade gate|snapshot|apis` commands (docs/contracts/compat-gate.md).
 
 #![forbid(unsafe_code)]

@@ -1,6 +1,6 @@
 //! # homelab-vault
 //!
-//! Secret resolution adapters for homelab (spec §6), behind the typed references that
+//! Secret resolution adapters for homelab (docs/contracts/secrets.md), behind the typed references that
 //! [`homelab_core::secret`] parses (`vault://mount/path#key`, `k8s://namespace/name#key`,
 //! `bw://item#field`, `env://VAR`):
 //!

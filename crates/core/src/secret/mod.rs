@@ -1,4 +1,4 @@
-//! Secret resolution, the pure half (spec §6): what a reference means, which token and
+//! Secret resolution, the pure half (docs/contracts/secrets.md): what a reference means, which token and
 //! address a command uses, where a secret may be printed, and the `secret inject`
 //! template syntax. The adapters that fetch values live in `homelab-vault`.
 //!

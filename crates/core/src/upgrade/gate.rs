@@ -1,6 +1,6 @@
 //! The compat gate: may the cluster upgrade to a target Kubernetes version now?
 //!
-//! A drop-in for the original `compat-gate.py` (spec §3). [`evaluate`] takes the target,
+//! A drop-in for the original `compat-gate.py` (docs/contracts/compat-gate.md). [`evaluate`] takes the target,
 //! the validated matrix and the cluster facts, and returns a [`Decision`]: the reasons,
 //! each tagged `[ACTIONABLE]`, `[WAITING]` or `[PINNED]`, and the verdict with its exit
 //! code (0 safe, 2 actionable block, 4 held). A gate that cannot decide returns a
@@ -84,7 +84,8 @@ pub struct Reason {
     pub kind: ReasonKind,
     /// The addon, API (`batch/v1beta1/cronjobs`), node, or `cluster`.
     pub subject: String,
-    /// The line after the tag, in the original's wording.
+    /// The line after the tag (wording and its differences from the original:
+    /// docs/contracts/compat-gate.md).
     pub message: String,
     /// What would clear it.
     pub hint: String,

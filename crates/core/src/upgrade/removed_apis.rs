@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn guide_rows_are_present() {
-        // Spot checks against the deprecation guide (anchors-upgrade.md §11.1).
+        // Spot checks against the Kubernetes Deprecated API Migration Guide.
         let cj = by_kind("batch/v1beta1", "CronJob").unwrap();
         assert_eq!(cj.removed_in, "1.25");
         assert_eq!(cj.replacement, "batch/v1");

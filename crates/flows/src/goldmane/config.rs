@@ -1,4 +1,4 @@
-//! `GOLDMANE_*` client configuration (spec §5) and loading of the mTLS material.
+//! `GOLDMANE_*` client configuration (docs/contracts/flow-trail.md) and loading of the mTLS material.
 
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};

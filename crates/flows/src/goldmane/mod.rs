@@ -1,7 +1,7 @@
 //! Calico Goldmane's `Flows` API: the generated protobuf/gRPC code, the conversion to
 //! the pure [`FlowRecord`], the `GOLDMANE_*` configuration and the mTLS streaming client.
 //!
-//! What the client relies on (notes anchors-edges §1): Goldmane aggregates flows into
+//! What the client relies on (docs/contracts/flow-trail.md): Goldmane aggregates flows into
 //! 15 s buckets and streams one message per flow key per bucket (both reporters, so a
 //! pod-to-pod connection usually arrives twice), all messages of a bucket sharing
 //! `start_time`/`end_time`. `start_time_gte` = 0 streams from now, < 0 is relative
@@ -43,8 +43,8 @@ pub mod proto {
 /// A live flow stream: converted flows, ended by one `Err` (see [`GoldmaneClient::stream`]).
 pub type FlowStream = Pin<Box<dyn futures::Stream<Item = Result<FlowRecord, GoldmaneError>> + Send>>;
 
-/// Something that opens Goldmane flow streams: the real [`GoldmaneClient`], or a fake in
-/// tests.
+/// Something that opens Goldmane flow streams. [`GoldmaneClient`] is the one
+/// implementation; tests run it against the simulator ([`crate::sim`]).
 pub trait FlowSource: Send {
     /// Opens a stream from `start_time_gte` (0 = now, < 0 = relative seconds, > 0 =
     /// absolute Unix seconds with backfill).

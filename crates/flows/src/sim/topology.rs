@@ -268,7 +268,7 @@ impl CompiledEdge {
         bucket_index.rem_euclid(self.every) == 0
     }
 
-    /// The edge it makes in the edge model, if any (spec §5 semantics, computed from the
+    /// The edge it makes in the edge model, if any (the edge model's rules, computed from the
     /// topology rather than from flows).
     fn expected_key(&self) -> Option<(String, String, Action)> {
         if !self.src.countable() || !self.dst.countable() || self.src.namespace == self.dst.namespace {
