@@ -2,7 +2,7 @@
 //! every machine.
 //!
 //! - `ci`: dependency firewall, deploy manifests, fmt check, clippy `-D warnings`, docs (`-D warnings`),
-//!   doctests, then all tests with nextest. This is the README's test command and what
+//!   a build check of the fuzz targets, doctests, then all tests with nextest. This is the README's test command and what
 //!   `.ci/run` calls.
 //! - `firewall`: only the dependency checks: homelab-core has no I/O crate, and the shipped
 //!   binaries' dependency tree has no test-only crate or feature.
@@ -102,6 +102,12 @@ fn ci() -> Result<()> {
     step(
         "doc",
         cargo(&["doc", "--workspace", "--no-deps", "--all-features", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    // The fuzz targets are their own workspace (cargo-fuzz): check that they still build
+    // against core's API, so they cannot rot between fuzzing sessions.
+    step(
+        "fuzz targets",
+        &mut cargo(&["check", "--manifest-path", "fuzz/Cargo.toml", "--bins", "--locked"]),
     )?;
     step(
         "doctests",
