@@ -17,7 +17,7 @@
 //!   capabilities, 403/404, check-and-set conflicts and a request log.
 //! - [`config`]: the `[vault]` config section; [`token`]: Vault token discovery with the
 //!   precedence of [`homelab_core::secret::precedence`].
-//! - [`env`]: the process environment the adapters read ([`ProcessEnv`], read once) and
+//! - [`env`](mod@env): the process environment the adapters read ([`ProcessEnv`], read once) and
 //!   [`kv_client`] (config + environment → a KV client with the caller's own token).
 //! - [`compose`]: [`build_resolver`], a resolver with a backend per scheme in use.
 //! - [`vaultwarden`]: the operator's Vaultwarden through `bw`, built from config +
