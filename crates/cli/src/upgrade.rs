@@ -1,7 +1,7 @@
 //! `homelab upgrade gate | snapshot | apis`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -11,7 +11,7 @@ use homelab_cli::exit::{self, upgrade::GATE_ERROR};
 use homelab_cli::fail::Failure;
 use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix, Decision, evaluate};
 use homelab_core::version::KubeVersion;
-use homelab_inputs::{MANIFEST_EXTS, display, expand, is_stdin, read_text, scan_removed_apis};
+use homelab_inputs::{MANIFEST_EXTS, expand, is_stdin, load_matrix, load_snapshot, scan_removed_apis};
 use homelab_k8s::{KubeconfigOptions, PrometheusClient, SnapshotCollector};
 
 use crate::args::{ApisArgs, ClusterArgs, GateArgs, SnapshotArgs};
@@ -65,9 +65,9 @@ fn decide(ctx: &Ctx, a: GateArgs) -> Result<(Decision, bool), Failure> {
     {
         return Err(gate_error(anyhow!("--matrix and --snapshot cannot both read stdin")));
     }
-    let matrix = load_matrix(&matrix_path).map_err(gate_error)?;
+    let matrix = load_matrix(&matrix_path).map_err(|e| gate_error(e.into()))?;
     let snapshot = match &a.snapshot {
-        Some(path) => load_snapshot(path).map_err(gate_error)?,
+        Some(path) => load_snapshot(path).map_err(|e| gate_error(e.into()))?,
         None => collect_live(ctx, &matrix, &a.cluster, config)?,
     };
     let decision = evaluate(target, &matrix, &snapshot).map_err(|e| gate_error(e.into()))?;
@@ -76,7 +76,7 @@ fn decide(ctx: &Ctx, a: GateArgs) -> Result<(Decision, bool), Failure> {
 
 pub fn snapshot(ctx: &Ctx, a: SnapshotArgs) -> Result<u8, Failure> {
     let config = ctx.config(GATE_ERROR)?;
-    let matrix = load_matrix(&matrix_path(a.matrix, config)).map_err(gate_error)?;
+    let matrix = load_matrix(&matrix_path(a.matrix, config)).map_err(|e| gate_error(e.into()))?;
     let snap = collect_live(ctx, &matrix, &a.cluster, config)?;
     let mut text = snap.to_json_pretty();
     text.push('\n');
@@ -104,16 +104,6 @@ fn matrix_path(flag: Option<PathBuf>, config: &Config) -> PathBuf {
     })
     .or_else(|| config.upgrade.matrix.clone())
     .unwrap_or_else(|| PathBuf::from("addon-compat.json"))
-}
-
-fn load_matrix(path: &Path) -> anyhow::Result<CompatMatrix> {
-    let text = read_text(path, "matrix")?;
-    CompatMatrix::from_json(&text).map_err(|e| anyhow!("invalid matrix {}: {e}", display(path)))
-}
-
-fn load_snapshot(path: &Path) -> anyhow::Result<ClusterSnapshot> {
-    let text = read_text(path, "snapshot")?;
-    ClusterSnapshot::from_json(&text).map_err(|e| anyhow!("invalid snapshot {}: {e}", display(path)))
 }
 
 fn collect_live(

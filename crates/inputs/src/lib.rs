@@ -9,6 +9,7 @@
 //!   extension);
 //! - [`read_manifests`]: read and parse manifest files in parallel (scoped threads), in
 //!   input order;
+//! - [`load_matrix`] / [`load_snapshot`]: the gate's JSON inputs, validated;
 //! - [`scan_removed_apis`]: the `upgrade apis` scan over a set of files, with the
 //!   "looks like a Helm template" heuristic.
 //!
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use homelab_core::manifest::{Document, ManifestError, parse_documents};
 use homelab_core::upgrade::apis::{ApiFinding, scan};
+use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix};
 use homelab_core::version::Minor;
 
 /// The path that means "standard input".
@@ -47,6 +49,40 @@ pub enum InputError {
     },
     #[error("{what} {shown} is larger than 64 MiB")]
     TooLarge { what: String, shown: String },
+}
+
+/// A gate input that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Read(#[from] InputError),
+    /// Read, but not a valid document of its kind (`what` = `matrix` / `snapshot`).
+    #[error("invalid {what} {shown}: {reason}")]
+    Invalid {
+        what: &'static str,
+        shown: String,
+        reason: String,
+    },
+}
+
+/// The compat matrix from a file (or stdin for `-`), validated.
+pub fn load_matrix(path: &Path) -> Result<CompatMatrix, LoadError> {
+    let text = read_text(path, "matrix")?;
+    CompatMatrix::from_json(&text).map_err(|e| invalid("matrix", path, e))
+}
+
+/// A cluster snapshot from a file (or stdin for `-`), validated.
+pub fn load_snapshot(path: &Path) -> Result<ClusterSnapshot, LoadError> {
+    let text = read_text(path, "snapshot")?;
+    ClusterSnapshot::from_json(&text).map_err(|e| invalid("snapshot", path, e))
+}
+
+fn invalid(what: &'static str, path: &Path, e: impl std::fmt::Display) -> LoadError {
+    LoadError::Invalid {
+        what,
+        shown: display(path),
+        reason: e.to_string(),
+    }
 }
 
 /// `-` (stdin)?

@@ -124,3 +124,14 @@ fn manifests_parse_in_order_and_templates_are_told_apart() {
     assert_eq!(scan.skipped.len(), 1);
     assert!(scan.skipped[0].ends_with("5.yaml: looks like a template ({{ … }}), not scanned"));
 }
+
+#[test]
+fn gate_inputs_name_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("m.json");
+    fs::write(&p, "{").unwrap();
+    let e = load_matrix(&p).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("invalid matrix {}: ", p.display())), "{e}");
+    let e = load_snapshot(&d.path().join("none.json")).unwrap_err().to_string();
+    assert!(e.starts_with("cannot read snapshot "), "{e}");
+}
