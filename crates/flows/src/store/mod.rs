@@ -33,6 +33,14 @@
 //! least, `last_seen` = the greatest, `flow_count` = the (saturating) sum, and the cursor only
 //! moves forward. A failed batch changes nothing, so the caller retries the same batch.
 //!
+//! # Reads
+//!
+//! The read queries (`homelab edges`, `--peers-of`, the digest, observed-since) are described
+//! once and rendered per dialect: bound `$n` parameters for PostgreSQL, `?` for SQLite, psql
+//! variables for the scripts of [`psql`]. [`EdgeReader`] is the read side: every
+//! [`EdgeStore`] is one, and so is [`PodReader`] (the psql scripts run in the CNPG primary
+//! pod); [`open_reader`] picks one from `homelab edges`' source options.
+//!
 //! Every value reaches the database as a bound parameter; SQL text is never built from data.
 
 mod error;
