@@ -8,7 +8,7 @@
 //!   but not counted: it is what closes the last counted bucket (otherwise the measurement
 //!   would include the aggregator's quiet-close grace period of one second).
 //! - `flows/naive/{postgres,sqlite}`: the same stream, consumed by a client that writes
-//!   each received flow with one autocommitted upsert (`EdgeStore::upsert_each` with a single
+//!   each received flow with one autocommitted upsert (`AnyStore::upsert_each` with a single
 //!   edge, delta count 1; flows that make no edge, such as self-edges, cost no statement),
 //!   on a bounded prefix of the stream so that it finishes: 4,000 flows into PostgreSQL,
 //!   20,000 into SQLite.

@@ -13,8 +13,12 @@ use serde_json::Value;
 
 pub fn check(root: &Path) -> Result<()> {
     let dir = root.join("deploy");
-    let mut files = Vec::new();
-    walk(&dir, &mut files)?;
+    let (mut found, mut errors) = (Vec::new(), Vec::new());
+    homelab_inputs::collect_files(&dir, &["yaml", "yml"], &mut found, &mut errors);
+    if let Some(e) = errors.first() {
+        bail!("{e}");
+    }
+    let mut files: Vec<PathBuf> = found.into_iter().map(|(f, _)| f).collect();
     files.sort();
     let target = Minor::parse(&removed_apis::table().covers_through).context("removed-API table")?;
     let mut problems = Vec::new();
@@ -58,18 +62,6 @@ pub fn check(root: &Path) -> Result<()> {
         bail!("{} problem(s) in deploy/:\n  {}", problems.len(), problems.join("\n  "));
     }
     eprintln!("xtask: manifests ok ({} files, {objects} objects)", files.len());
-    Ok(())
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let p = e?.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
-    }
     Ok(())
 }
 

@@ -11,6 +11,8 @@ use homelab_core::upgrade::apis::scan;
 use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix, evaluate};
 use homelab_core::version::KubeVersion;
 
+use homelab_cli::ctx::Ctx;
+use homelab_cli::exit;
 use homelab_cli::fail::Failure;
 
 const MATRIX: &str = include_str!("../../../examples/addon-compat.json");
@@ -18,10 +20,10 @@ const SNAPSHOT: &str = include_str!("../../../examples/cluster-snapshot.json");
 const MANIFESTS: &str = include_str!("../../../examples/manifests/legacy.yaml");
 const TARGET: &str = "1.36.2";
 
-pub fn run() -> Result<u8, Failure> {
+pub fn run(ctx: &Ctx) -> Result<u8, Failure> {
     // The bundled files are compiled in and covered by tests; failing here is a build
     // defect, reported as an error rather than a panic all the same.
-    let bad = |e: String| Failure::new(2, anyhow::anyhow!("bundled example is invalid: {e}"));
+    let bad = |e: String| Failure::new(exit::ERROR, anyhow::anyhow!("bundled example is invalid: {e}"));
     let matrix = CompatMatrix::from_json(MATRIX).map_err(|e| bad(e.to_string()))?;
     let snapshot = ClusterSnapshot::from_json(SNAPSHOT).map_err(|e| bad(e.to_string()))?;
     let target = KubeVersion::parse_target(TARGET).map_err(|e| bad(e.to_string()))?;
@@ -57,7 +59,7 @@ pub fn run() -> Result<u8, Failure> {
     }
     println!("(exit code {})", if findings.is_empty() { 0 } else { 1 });
     println!();
-    flow_trail()?;
+    flow_trail(ctx)?;
 
     println!("Next: `homelab upgrade snapshot -o snap.json` on a machine with a kubeconfig, then");
     println!("`homelab upgrade gate --target <version> --matrix <your addon-compat.json> --snapshot snap.json`,");
@@ -68,7 +70,7 @@ pub fn run() -> Result<u8, Failure> {
 const TOPOLOGY: &str = include_str!("../../flows/testdata/topologies/homelab.yaml");
 const BUCKETS: usize = 20;
 
-fn flow_trail() -> Result<(), Failure> {
+fn flow_trail(ctx: &Ctx) -> Result<(), Failure> {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -83,14 +85,9 @@ fn flow_trail() -> Result<(), Failure> {
     use homelab_flows::sim::{SimConfig, SimMode, SimServer, Topology};
     use homelab_flows::store::{self, EdgeStore};
 
-    let fail = |e: String| Failure::new(2, anyhow::anyhow!("demo flow trail: {e}"));
+    let fail = |e: String| Failure::new(exit::ERROR, anyhow::anyhow!("demo flow trail: {e}"));
     let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
-    rt.block_on(async {
+    ctx.block_on(exit::ERROR, async {
         let topology = Topology::from_yaml_str(TOPOLOGY).map_err(|e| fail(e.to_string()))?;
         let pki = ThrowawayPki::generate(dir.path()).map_err(|e| fail(e.to_string()))?;
         let t0 = (unix_now() - 1800) / 15 * 15;
@@ -173,5 +170,5 @@ fn flow_trail() -> Result<(), Failure> {
         println!();
         sim.shutdown().await;
         Ok(())
-    })
+    })?
 }

@@ -3,6 +3,10 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use homelab_vault::{ErrorKind, SecretError};
+
+use crate::exit;
+
 /// A command failure: the exit code to use and the error to print (one line, `{:#}`).
 #[derive(Debug)]
 pub struct Failure {
@@ -19,6 +23,17 @@ impl Failure {
     }
 }
 
+/// A secret-adapter error as a failure of the secret family: configuration problems are
+/// usage (2), the rest failed (1).
+pub fn secret(e: SecretError) -> Failure {
+    let code = if e.kind() == ErrorKind::NotConfigured {
+        exit::secrets::USAGE
+    } else {
+        exit::secrets::FAILED
+    };
+    Failure::new(code, e)
+}
+
 /// The exit code for bad arguments: 3 for the gate and snapshot (the gate "failing"
 /// is exit 3, so the upgrade chain routes it to a fail-safe block), 2 elsewhere.
 pub fn usage_exit_code(argv: &[OsString]) -> u8 {
@@ -30,8 +45,8 @@ pub fn usage_exit_code(argv: &[OsString]) -> u8 {
         .take(2)
         .collect();
     match words.as_slice() {
-        ["upgrade", "gate" | "snapshot", ..] => 3,
-        _ => 2,
+        ["upgrade", "gate" | "snapshot", ..] => exit::upgrade::GATE_ERROR,
+        _ => exit::ERROR,
     }
 }
 

@@ -1,26 +1,26 @@
 //! `homelab ingress render | lint`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
+use homelab_cli::ctx::{Ctx, write_stdout};
+use homelab_cli::exit;
+use homelab_cli::fail::Failure;
 use homelab_core::ingress::lint::{self, Violation};
-use homelab_core::ingress::{IngressSpec, Rendered, render as render_spec};
-use serde_json::Value;
+use homelab_core::ingress::{IngressSpec, render as render_spec, yaml_stream};
+use homelab_inputs::{collect_files, display, read_text};
 
 use crate::args::{IngressLintArgs, IngressRenderArgs};
-use crate::inputs;
-use homelab_cli::config;
-use homelab_cli::fail::Failure;
 
-/// Bad input (spec, config, file): exit 2.
-const BAD_INPUT: u8 = 2;
+/// The extensions `ingress lint` picks up in a directory.
+const LINT_EXTS: &[&str] = &["tf", "yaml", "yml", "json"];
 
-pub fn render(a: IngressRenderArgs) -> Result<u8, Failure> {
-    let fail = |e: anyhow::Error| Failure::new(BAD_INPUT, e);
-    let config = config::load().map_err(fail)?;
-    let text = inputs::read_text(&a.spec, "spec").map_err(fail)?;
-    let shown = inputs::display(&a.spec);
+pub fn render(ctx: &Ctx, a: IngressRenderArgs) -> Result<u8, Failure> {
+    let fail = |e: anyhow::Error| Failure::new(exit::ERROR, e);
+    let config = ctx.config(exit::ERROR)?;
+    let text = read_text(&a.spec, "spec").map_err(|e| fail(e.into()))?;
+    let shown = display(&a.spec);
     let spec = IngressSpec::parse(&text)
         .map_err(|e| fail(anyhow!("invalid spec {shown}: {e}")))?
         .with_defaults(&config.ingress);
@@ -30,50 +30,34 @@ pub fn render(a: IngressRenderArgs) -> Result<u8, Failure> {
         s.push('\n');
         s
     } else {
-        yaml_stream(&rendered).map_err(fail)?
+        yaml_stream(&rendered).map_err(|e| fail(e.into()))?
     };
     // A closed stdout (e.g. `| head`) is not an error worth a panic.
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
+    let _ = write_stdout(&out);
     Ok(0)
-}
-
-/// The YAML stream for `kubectl apply -f -`: DNS intents are not Kubernetes objects, so
-/// they lead as a comment block (kubectl ignores it; a reader sees it first).
-fn yaml_stream(r: &Rendered) -> anyhow::Result<String> {
-    let mut out = String::new();
-    if r.dns_records.is_empty() {
-        out.push_str("# DNS record intents: none\n");
-    } else {
-        out.push_str("# DNS record intents (not Kubernetes objects; create them with your DNS tooling):\n");
-        for d in &r.dns_records {
-            out.push_str(&format!(
-                "#   {} {} ({}) -> {} proxied={} ttl={} zone={}\n",
-                d.record_type, d.fqdn, d.name, d.content, d.proxied, d.ttl, d.zone_id
-            ));
-        }
-    }
-    for o in &r.objects {
-        out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(o).map_err(|e| anyhow!("rendering YAML: {e}"))?);
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    Ok(out)
 }
 
 pub fn lint(a: IngressLintArgs) -> Result<u8, Failure> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in &a.paths {
-        crate::inputs::collect_files(p, &["tf", "yaml", "yml", "json"], &mut files, &mut errors);
+        collect_files(p, LINT_EXTS, &mut files, &mut errors);
     }
     let mut found: Vec<(PathBuf, Violation)> = Vec::new();
     for (path, explicit) in &files {
-        match lint_file(path, *explicit) {
-            Ok(vs) => found.extend(vs.into_iter().map(|v| (path.clone(), v))),
+        let linted = read_text(path, "file")
+            .map_err(|e| e.to_string())
+            .and_then(|text: String| {
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                lint::lint_file(ext, &text, *explicit).map_err(|e| format!("cannot parse {}: {e}", path.display()))
+            });
+        match linted {
+            Ok(l) => {
+                if *explicit && l.not_a_spec {
+                    tracing::info!("{}: not an ingress spec, nothing to check", path.display());
+                }
+                found.extend(l.violations.into_iter().map(|v| (path.clone(), v)));
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -87,36 +71,10 @@ pub fn lint(a: IngressLintArgs) -> Result<u8, Failure> {
     }
     eprintln!("{} violation(s) in {} file(s) checked", found.len(), files.len());
     Ok(if !errors.is_empty() {
-        BAD_INPUT
+        exit::lint::ERROR
     } else if found.is_empty() {
-        0
+        exit::lint::CLEAN
     } else {
-        1
+        exit::lint::VIOLATIONS
     })
-}
-
-fn lint_file(path: &Path, explicit: bool) -> Result<Vec<Violation>, String> {
-    let text = inputs::read_text(path, "file").map_err(|e| format!("{e:#}"))?;
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if ext == "tf" {
-        return Ok(lint::lint_hcl(&text));
-    }
-    let json = ext == "json";
-    let parsed: Result<Value, String> = if json {
-        serde_json::from_str(&text).map_err(|e| e.to_string())
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| e.to_string().lines().next().unwrap_or("").to_owned())
-    };
-    match parsed {
-        Ok(v) => {
-            if explicit && !lint::is_spec_document(&v) {
-                tracing::info!("{}: not an ingress spec, nothing to check", path.display());
-            }
-            Ok(lint::lint_spec(&text, &v, json))
-        }
-        // A walked directory holds other YAML (multi-document manifests, Helm
-        // templates): only files named explicitly must parse.
-        Err(e) if explicit => Err(format!("cannot parse {}: {e}", path.display())),
-        Err(_) => Ok(Vec::new()),
-    }
 }

@@ -1,22 +1,19 @@
 //! `homelab`: the operator's command line. Thin by design: parse arguments, build the
 //! adapters (`homelab-k8s`), call the pure logic (`homelab-core`), print, exit.
 //!
-//! Exit codes are a contract (README "Exit codes"): `upgrade gate` 0 safe / 2 actionable
-//! block / 3 gate error / 4 held; `upgrade snapshot` 0 / 3; `upgrade apis` 0 clean /
-//! 1 found / 2 error; `vault kv` and `secret` 0 ok / 1 failed or refused / 2 usage;
-//! `ingress lint` 0 clean / 1 violations / 2 error; `policy check` 0 clean / 1 findings /
-//! 2 error (whatever the format); everything else 0 / 2.
+//! Each verb is `fn(&Ctx, args) -> Result<u8, Failure>`: parse, build adapters, call the
+//! library, print. Exit codes are a contract (README "Exit codes"), all named in
+//! `homelab_cli::exit`.
 
 mod args;
 mod demo;
 mod edges;
 mod ingress;
-mod inputs;
+mod kv;
 mod policy;
 mod secret;
 mod sim;
 mod upgrade;
-mod vault;
 mod vaultwarden;
 
 use std::process::ExitCode;
@@ -24,6 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::args::{Cli, Cmd, IngressCmd, PolicyCmd, UpgradeCmd, VaultCmd};
+use homelab_cli::ctx::Ctx;
 use homelab_cli::fail::{self, Failure};
 
 fn main() -> ExitCode {
@@ -33,37 +31,39 @@ fn main() -> ExitCode {
         Err(e) => return fail::usage(e, &argv),
     };
     homelab_cli::logging::init(cli.verbose);
+    let ctx = Ctx::new();
+    let ctx = &ctx;
     let result = match cli.cmd {
         Cmd::Upgrade { cmd } => match cmd {
-            UpgradeCmd::Gate(a) => upgrade::gate(a),
-            UpgradeCmd::Snapshot(a) => upgrade::snapshot(a),
+            UpgradeCmd::Gate(a) => upgrade::gate(ctx, a),
+            UpgradeCmd::Snapshot(a) => upgrade::snapshot(ctx, a),
             UpgradeCmd::Apis(a) => upgrade::apis(a),
         },
-        Cmd::Edges(a) => edges::run(*a),
+        Cmd::Edges(a) => edges::run(ctx, *a),
         Cmd::Policy { cmd } => match cmd {
-            PolicyCmd::Check(a) => policy::check(a),
+            PolicyCmd::Check(a) => policy::check(ctx, a),
         },
-        Cmd::Sim(a) => sim::run(a),
+        Cmd::Sim(a) => sim::run(ctx, a),
         Cmd::Vault { cmd } => match cmd {
             None => {
                 print!("{}", vaultwarden::HELP);
                 Ok(0)
             }
-            Some(VaultCmd::Kv { cmd }) => vault::kv(cmd),
-            Some(VaultCmd::Setup) => vaultwarden::setup(),
-            Some(VaultCmd::Status) => vaultwarden::status(),
-            Some(VaultCmd::List(a)) => vaultwarden::list(a),
-            Some(VaultCmd::Search(a)) => vaultwarden::search(a),
-            Some(VaultCmd::Get(a)) => vaultwarden::get(a),
-            Some(VaultCmd::Code(a)) => vaultwarden::code(a),
-            Some(VaultCmd::Lock) => vaultwarden::lock_verb(),
+            Some(VaultCmd::Kv { cmd }) => kv::run(ctx, cmd),
+            Some(VaultCmd::Setup) => vaultwarden::setup(ctx),
+            Some(VaultCmd::Status) => vaultwarden::status(ctx),
+            Some(VaultCmd::List(a)) => vaultwarden::list(ctx, a),
+            Some(VaultCmd::Search(a)) => vaultwarden::search(ctx, a),
+            Some(VaultCmd::Get(a)) => vaultwarden::get(ctx, a),
+            Some(VaultCmd::Code(a)) => vaultwarden::code(ctx, a),
+            Some(VaultCmd::Lock) => vaultwarden::lock_verb(ctx),
         },
-        Cmd::Secret { cmd } => secret::run(cmd),
+        Cmd::Secret { cmd } => secret::run(ctx, cmd),
         Cmd::Ingress { cmd } => match cmd {
-            IngressCmd::Render(a) => ingress::render(a),
+            IngressCmd::Render(a) => ingress::render(ctx, a),
             IngressCmd::Lint(a) => ingress::lint(a),
         },
-        Cmd::Demo => demo::run(),
+        Cmd::Demo => demo::run(ctx),
         Cmd::Completions { shell } => {
             args::completions(shell);
             Ok(0)

@@ -2,44 +2,38 @@
 //! the chosen format. The exit code comes from the report (0/1) or from an input error (2)
 //! and never from the format.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
 use anyhow::anyhow;
-use homelab_cli::config;
+use homelab_cli::config::PolicyConfig;
+use homelab_cli::ctx::Ctx;
+use homelab_cli::exit::policy::ERROR;
 use homelab_cli::fail::Failure;
-use homelab_core::manifest::{Document, parse_documents};
 use homelab_core::policy::{self, Date, Options, Profile, Source, TrustedRegistry, render};
+use homelab_inputs::{MANIFEST_EXTS, Manifest, expand, read_manifests};
 
 use crate::args::{PolicyCheckArgs, PolicyFormat, PolicyProfile};
-use crate::inputs;
 
 /// Where SARIF `helpUri`s point: the rule pages in the project's repository.
 const DOCS_BASE: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/policy/");
 
 fn error(e: impl Into<anyhow::Error>) -> Failure {
-    Failure::new(2, e)
+    Failure::new(ERROR, e)
 }
 
-pub fn check(a: PolicyCheckArgs) -> Result<u8, Failure> {
-    let config = config::load().map_err(error)?;
+pub fn check(ctx: &Ctx, a: PolicyCheckArgs) -> Result<u8, Failure> {
+    let config = ctx.config(ERROR)?;
     let options = options(&a, &config.policy)?;
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut errors = Vec::new();
-    for p in &a.paths {
-        if inputs::is_stdin(p) {
-            files.push(p.clone());
-        } else {
-            let mut found = Vec::new();
-            inputs::collect_files(p, inputs::MANIFEST_EXTS, &mut found, &mut errors);
-            files.extend(found.into_iter().map(|(f, _)| f));
-        }
-    }
-    let mut parsed: Vec<(String, Vec<Document>)> = Vec::with_capacity(files.len());
-    for result in read_and_parse(&files) {
-        match result {
-            Ok(p) => parsed.push(p),
-            Err(e) => errors.push(e),
+    let (files, mut errors) = expand(&a.paths, MANIFEST_EXTS);
+    let mut parsed = Vec::with_capacity(files.len());
+    for m in read_manifests(&files) {
+        match m {
+            Manifest::Parsed { name, documents } => parsed.push((name, documents)),
+            Manifest::Unreadable(e) => errors.push(e),
+            Manifest::Invalid { name, error, .. } => errors.push(format!(
+                "{name}:{}: document {}: invalid YAML/JSON: {}",
+                error.line,
+                error.index,
+                error.message.trim_start_matches("error: ")
+            )),
         }
     }
     if let Some(first) = errors.first() {
@@ -73,51 +67,8 @@ pub fn check(a: PolicyCheckArgs) -> Result<u8, Failure> {
             pretty(&render::sarif(&report, &docs, env!("CARGO_PKG_VERSION")))
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| error(anyhow!("cannot write the report: {e}")))?;
+    homelab_cli::ctx::write_stdout(&out).map_err(|e| error(anyhow!("cannot write the report: {e}")))?;
     Ok(report.exit_code())
-}
-
-/// Reads and parses the files, in input order. YAML parsing is most of a run's CPU time,
-/// so the files are split across the available cores (scoped threads, no runtime).
-fn read_and_parse(files: &[PathBuf]) -> Vec<Result<(String, Vec<Document>), String>> {
-    fn one(f: &Path) -> Result<(String, Vec<Document>), String> {
-        let name = inputs::display(f);
-        let text = inputs::read_text(f, "manifest").map_err(|e| format!("{e:#}"))?;
-        let docs = parse_documents(&text).map_err(|e| {
-            format!(
-                "{name}:{}: document {}: invalid YAML/JSON: {}",
-                e.line,
-                e.index,
-                e.message.trim_start_matches("error: ")
-            )
-        })?;
-        Ok((name, docs))
-    }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(files.len())
-        .max(1);
-    if threads == 1 {
-        return files.iter().map(|f| one(f)).collect();
-    }
-    let chunk = files.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|f| one(f)).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| vec![Err("internal error: a parser thread panicked".into())])
-            })
-            .collect()
-    })
 }
 
 fn pretty(v: &serde_json::Value) -> String {
@@ -126,7 +77,7 @@ fn pretty(v: &serde_json::Value) -> String {
     s
 }
 
-fn options(a: &PolicyCheckArgs, config: &config::PolicyConfig) -> Result<Options, Failure> {
+fn options(a: &PolicyCheckArgs, config: &PolicyConfig) -> Result<Options, Failure> {
     let entries = if a.trusted_registries.is_empty() {
         config.trusted_registries.clone()
     } else {

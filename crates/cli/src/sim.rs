@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use homelab_cli::ctx::Ctx;
+use homelab_cli::exit;
 use homelab_cli::fail::Failure;
 use homelab_flows::sim::pki::ThrowawayPki;
 use homelab_flows::sim::{SimConfig, SimMode, SimServer, Topology};
@@ -13,8 +15,8 @@ use crate::args::SimArgs;
 
 const BUNDLED: &str = include_str!("../../flows/testdata/topologies/homelab.yaml");
 
-pub fn run(a: SimArgs) -> Result<u8, Failure> {
-    let fail = |e: anyhow::Error| Failure::new(2, e);
+pub fn run(ctx: &Ctx, a: SimArgs) -> Result<u8, Failure> {
+    let fail = |e: anyhow::Error| Failure::new(exit::ERROR, e);
     let topology = match &a.topology {
         Some(p) => Topology::from_path(p).map_err(|e| fail(anyhow!("{}: {e}", p.display())))?,
         None => Topology::from_yaml_str(BUNDLED).map_err(|e| fail(anyhow!("bundled topology: {e}")))?,
@@ -24,13 +26,7 @@ pub fn run(a: SimArgs) -> Result<u8, Failure> {
         .map_err(fail)?;
     let pki =
         ThrowawayPki::generate(&a.certs).map_err(|e| fail(anyhow!("certificates in {}: {e}", a.certs.display())))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .map_err(fail)?;
-    rt.block_on(async {
+    ctx.block_on(exit::ERROR, async {
         let mut config = SimConfig::new(topology).with_tls(pki.sim_tls()).with_mode(SimMode::Live {
             prefill_buckets: a.prefill,
         });
@@ -52,7 +48,7 @@ pub fn run(a: SimArgs) -> Result<u8, Failure> {
         }
         sim.shutdown().await;
         Ok::<_, anyhow::Error>(())
-    })
+    })?
     .map_err(fail)?;
     Ok(0)
 }

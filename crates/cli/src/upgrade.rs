@@ -1,29 +1,25 @@
 //! `homelab upgrade gate | snapshot | apis`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use homelab_core::manifest::parse_documents;
-use homelab_core::upgrade::apis::{ApiFinding, scan};
-use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix, evaluate};
+use homelab_cli::config::Config;
+use homelab_cli::ctx::{Ctx, FileMode, write_atomic, write_stdout};
+use homelab_cli::exit::{self, upgrade::GATE_ERROR};
+use homelab_cli::fail::Failure;
+use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix, Decision, evaluate};
 use homelab_core::version::KubeVersion;
+use homelab_inputs::{MANIFEST_EXTS, expand, is_stdin, load_matrix, load_snapshot, scan_removed_apis};
 use homelab_k8s::{ApiClient, KubeconfigOptions, PrometheusClient};
 
 use crate::args::{ApisArgs, ClusterArgs, GateArgs, SnapshotArgs};
-use crate::inputs;
-use homelab_cli::config::{self, Config};
-use homelab_cli::fail::Failure;
 
-/// The gate failed to decide: exit 3 (the chain treats it as a fail-safe block).
-const GATE_ERROR: u8 = 3;
-
-pub fn gate(a: GateArgs) -> Result<u8, Failure> {
+pub fn gate(ctx: &Ctx, a: GateArgs) -> Result<u8, Failure> {
     let json = a.json;
-    match decide(a) {
+    match decide(ctx, a) {
         Ok((decision, explain)) => {
-            let mut out = std::io::stdout().lock();
             let text = if json {
                 let mut s = serde_json::to_string_pretty(&decision.to_json()).unwrap_or_default();
                 s.push('\n');
@@ -34,8 +30,7 @@ pub fn gate(a: GateArgs) -> Result<u8, Failure> {
                 decision.report()
             };
             // A closed stdout (e.g. `| head`) must not turn a verdict into a panic.
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+            let _ = write_stdout(&text);
             if !json {
                 eprintln!("{}", decision.summary());
             }
@@ -56,37 +51,40 @@ pub fn gate(a: GateArgs) -> Result<u8, Failure> {
     }
 }
 
-fn decide(a: GateArgs) -> Result<(homelab_core::upgrade::Decision, bool), Failure> {
-    let fail = |e: anyhow::Error| Failure::new(GATE_ERROR, e);
-    let target = KubeVersion::parse_target(&a.target).map_err(|e| fail(anyhow!("--target: {e}")))?;
-    let config = config::load().map_err(fail)?;
-    let matrix_path = inputs::matrix_path(a.matrix, &config);
+fn gate_error(e: anyhow::Error) -> Failure {
+    Failure::new(GATE_ERROR, e)
+}
+
+fn decide(ctx: &Ctx, a: GateArgs) -> Result<(Decision, bool), Failure> {
+    let target = KubeVersion::parse_target(&a.target).map_err(|e| gate_error(anyhow!("--target: {e}")))?;
+    let config = ctx.config(GATE_ERROR)?;
+    let matrix_path = matrix_path(a.matrix, config);
     if let Some(s) = &a.snapshot
-        && inputs::is_stdin(s)
-        && inputs::is_stdin(&matrix_path)
+        && is_stdin(s)
+        && is_stdin(&matrix_path)
     {
-        return Err(fail(anyhow!("--matrix and --snapshot cannot both read stdin")));
+        return Err(gate_error(anyhow!("--matrix and --snapshot cannot both read stdin")));
     }
-    let matrix = inputs::load_matrix(&matrix_path).map_err(fail)?;
+    let matrix = load_matrix(&matrix_path).map_err(|e| gate_error(e.into()))?;
     let snapshot = match &a.snapshot {
-        Some(path) => inputs::load_snapshot(path).map_err(fail)?,
-        None => collect_live(&matrix, &a.cluster, &config).map_err(fail)?,
+        Some(path) => load_snapshot(path).map_err(|e| gate_error(e.into()))?,
+        None => collect_live(ctx, &matrix, &a.cluster, config)?,
     };
-    let decision = evaluate(target, &matrix, &snapshot).map_err(|e| fail(e.into()))?;
+    let decision = evaluate(target, &matrix, &snapshot).map_err(|e| gate_error(e.into()))?;
     Ok((decision, a.explain))
 }
 
-pub fn snapshot(a: SnapshotArgs) -> Result<u8, Failure> {
-    let fail = |e: anyhow::Error| Failure::new(GATE_ERROR, e);
-    let config = config::load().map_err(fail)?;
-    let matrix = inputs::load_matrix(&inputs::matrix_path(a.matrix, &config)).map_err(fail)?;
-    let snap = collect_live(&matrix, &a.cluster, &config).map_err(fail)?;
+pub fn snapshot(ctx: &Ctx, a: SnapshotArgs) -> Result<u8, Failure> {
+    let config = ctx.config(GATE_ERROR)?;
+    let matrix = load_matrix(&matrix_path(a.matrix, config)).map_err(|e| gate_error(e.into()))?;
+    let snap = collect_live(ctx, &matrix, &a.cluster, config)?;
     let mut text = snap.to_json_pretty();
     text.push('\n');
     match a.output {
-        Some(path) => write_atomically(&path, text.as_bytes()).map_err(fail)?,
+        // A snapshot is not a secret: the file gets the umask's permissions.
+        Some(path) => write_atomic(&path, text.as_bytes(), FileMode::Default).map_err(gate_error)?,
         None => {
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            let _ = write_stdout(&text);
         }
     }
     if let Some(err) = &snap.deprecated_api_error {
@@ -97,7 +95,23 @@ pub fn snapshot(a: SnapshotArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn collect_live(matrix: &CompatMatrix, c: &ClusterArgs, config: &Config) -> anyhow::Result<ClusterSnapshot> {
+/// The matrix path: flag, then `$HOMELAB_MATRIX`, then config, then `./addon-compat.json`.
+fn matrix_path(flag: Option<PathBuf>, config: &Config) -> PathBuf {
+    flag.or_else(|| {
+        std::env::var_os("HOMELAB_MATRIX")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+    .or_else(|| config.upgrade.matrix.clone())
+    .unwrap_or_else(|| PathBuf::from("addon-compat.json"))
+}
+
+fn collect_live(
+    ctx: &Ctx,
+    matrix: &CompatMatrix,
+    c: &ClusterArgs,
+    config: &Config,
+) -> Result<ClusterSnapshot, Failure> {
     let prometheus_url = c
         .prometheus
         .clone()
@@ -107,18 +121,14 @@ fn collect_live(matrix: &CompatMatrix, c: &ClusterArgs, config: &Config) -> anyh
         .as_deref()
         .map(PrometheusClient::new)
         .transpose()
-        .context("--prometheus")?;
+        .context("--prometheus")
+        .map_err(gate_error)?;
     let opts = KubeconfigOptions {
         kubeconfig: c.kubeconfig.clone(),
         context: c.context.clone(),
     };
     let timeout = Duration::from_secs(c.timeout);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async {
+    ctx.block_on(GATE_ERROR, async {
         let work = async {
             let connection = homelab_k8s::connect_with_details(&opts).await?;
             tracing::info!(api = %connection.api_url, source = %connection.source, "reading the live cluster");
@@ -133,65 +143,24 @@ fn collect_live(matrix: &CompatMatrix, c: &ClusterArgs, config: &Config) -> anyh
                 timeout.as_secs()
             )),
         }
-    })
-}
-
-/// Writes to a temporary file beside `path`, then renames: readers never see half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}", path.display())
-    })
+    })?
+    .map_err(gate_error)
 }
 
 /// `upgrade apis`: exit 0 clean, 1 removed APIs found, 2 error (an error wins).
 pub fn apis(a: ApisArgs) -> Result<u8, Failure> {
-    let target = KubeVersion::parse_target(&a.target).map_err(|e| Failure::new(2, anyhow!("--target: {e}")))?;
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for p in &a.paths {
-        if inputs::is_stdin(p) {
-            files.push(p.clone());
-        } else {
-            let mut found = Vec::new();
-            inputs::collect_files(p, inputs::MANIFEST_EXTS, &mut found, &mut errors);
-            files.extend(found.into_iter().map(|(f, _)| f));
-        }
-    }
-    let mut findings: Vec<ApiFinding> = Vec::new();
-    let mut skipped = Vec::new();
-    for f in &files {
-        let name = inputs::display(f);
-        let text = match inputs::read_text(f, "manifest") {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("{e:#}"));
-                continue;
-            }
-        };
-        match parse_documents(&text) {
-            Ok(docs) => findings.extend(scan(&name, &docs, target.minor())),
-            Err(_) if text.contains("{{") => {
-                skipped.push(format!("{name}: looks like a template ({{{{ … }}}}), not scanned"))
-            }
-            Err(e) => errors.push(format!("{name}: {e}")),
-        }
-    }
+    let target =
+        KubeVersion::parse_target(&a.target).map_err(|e| Failure::new(exit::apis::ERROR, anyhow!("--target: {e}")))?;
+    let (files, mut errors) = expand(&a.paths, MANIFEST_EXTS);
+    let scan = scan_removed_apis(&files, target.minor());
+    errors.extend(scan.errors);
+    let (findings, skipped) = (scan.findings, scan.skipped);
     let code = if !errors.is_empty() {
-        2
+        exit::apis::ERROR
     } else if !findings.is_empty() {
-        1
+        exit::apis::FOUND
     } else {
-        0
+        exit::apis::CLEAN
     };
     let mut out = std::io::stdout().lock();
     if a.json {

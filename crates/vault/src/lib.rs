@@ -15,6 +15,12 @@
 //!   `homelab-k8s`).
 //! - [`config`]: the `[vault]` config section; [`token`]: Vault token discovery with the
 //!   precedence of [`homelab_core::secret::precedence`].
+//! - [`env`](mod@env): the process environment the adapters read ([`ProcessEnv`], read once) and
+//!   [`kv_client`] (config + environment → a KV client with the caller's own token).
+//! - [`compose`]: [`build_resolver`], a resolver with a backend per scheme in use.
+//! - [`vaultwarden`]: the operator's Vaultwarden through `bw`, built from config +
+//!   environment in one place ([`vaultwarden::setup`], [`vaultwarden::BwSettings`]), with
+//!   the creds in the user's Vault KV path ([`vaultwarden::KvCreds`]).
 //!
 //! Errors are [`SecretError`]: one line naming what failed and the cause, never a value
 //! or a token. Secrets travel as [`homelab_core::secret::SecretString`].
@@ -52,8 +58,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod compose;
 pub mod config;
 pub mod emit;
+pub mod env;
 pub mod hardening;
 pub mod input;
 pub mod k8s;
@@ -62,7 +70,9 @@ pub mod resolve;
 pub mod token;
 pub mod vaultwarden;
 
+pub use compose::build_resolver;
 pub use config::VaultConfig;
+pub use env::{ProcessEnv, kv_client};
 pub use k8s::K8sBackend;
 pub use kv::{KvClient, SecretData, VaultBackend, WriteOutcome};
 pub use resolve::{Backend, BoxFuture, EnvBackend, ErrorKind, Resolver, SecretError, Unavailable};

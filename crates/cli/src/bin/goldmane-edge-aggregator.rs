@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
+use homelab_cli::exit;
 use homelab_core::time::parse_duration;
 use homelab_flows::aggregator::{self, AggregatorConfig, Metrics, unix_now};
 use homelab_flows::digest::{self, DigestConfig, DigestOutcome};
@@ -50,19 +51,15 @@ enum Mode {
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
-        Err(e) => return homelab_cli::fail::usage_with(e, 2, "goldmane-edge-aggregator"),
+        Err(e) => return homelab_cli::fail::usage_with(e, exit::service::USAGE, "goldmane-edge-aggregator"),
     };
     // The Deployment's logs are the first thing an operator reads: info by default.
     homelab_cli::logging::init(args.verbose.max(1));
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match homelab_cli::ctx::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("goldmane-edge-aggregator: error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(exit::service::FAILED);
         }
     };
     let result = rt.block_on(async {
@@ -75,7 +72,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("goldmane-edge-aggregator: error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit::service::FAILED)
         }
     }
 }

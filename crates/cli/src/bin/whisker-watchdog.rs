@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use homelab_cli::exit;
 use homelab_core::watchdog::{DEFAULT_ERROR_MARKERS, DEFAULT_THRESHOLD, DEFAULT_WINDOW_SECONDS, count_errors, decide};
 use homelab_k8s::{KubeconfigOptions, WhiskerTarget, WhiskerWatchdog};
 
@@ -44,20 +45,20 @@ struct Args {
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
-        Err(e) => return homelab_cli::fail::usage_with(e, 2, "whisker-watchdog"),
+        Err(e) => return homelab_cli::fail::usage_with(e, exit::service::USAGE, "whisker-watchdog"),
     };
     homelab_cli::logging::init(args.verbose);
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("whisker-watchdog: error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit::service::FAILED)
         }
     }
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = homelab_cli::ctx::runtime()?;
     rt.block_on(async {
         let connection = homelab_k8s::connect_with_details(&KubeconfigOptions {
             kubeconfig: args.kubeconfig.clone(),

@@ -243,9 +243,64 @@ pub fn lint_spec(text: &str, value: &Value, json: bool) -> Vec<Violation> {
     }]
 }
 
+/// What [`lint_file`] found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLint {
+    pub violations: Vec<Violation>,
+    /// A YAML/JSON file that parsed but is not one of our specs (nothing to check).
+    pub not_a_spec: bool,
+}
+
+/// Lints one file's text by its extension: `tf` is HCL ([`lint_hcl`]); `json` and anything
+/// else (YAML) is parsed as a spec ([`lint_spec`]). A walked directory holds other YAML
+/// (multi-document manifests, Helm templates), so only a file named `explicit`ly must
+/// parse: the error is the parser's first line.
+pub fn lint_file(ext: &str, text: &str, explicit: bool) -> Result<FileLint, String> {
+    if ext == "tf" {
+        return Ok(FileLint {
+            violations: lint_hcl(text),
+            not_a_spec: false,
+        });
+    }
+    let json = ext == "json";
+    let parsed: Result<Value, String> = if json {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| e.to_string().lines().next().unwrap_or("").to_owned())
+    };
+    match parsed {
+        Ok(v) => Ok(FileLint {
+            not_a_spec: !is_spec_document(&v),
+            violations: lint_spec(text, &v, json),
+        }),
+        Err(e) if explicit => Err(e),
+        Err(_) => Ok(FileLint {
+            violations: Vec::new(),
+            not_a_spec: false,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lint_file_dispatches_by_extension() {
+        let hcl = "module \"x\" {\n  source = \"../ingress_factory\"\n  auth = \"none\"\n}\n";
+        let r = lint_file("tf", hcl, false).unwrap();
+        assert_eq!(r.violations.len(), 1);
+        assert!(!r.not_a_spec);
+        let yaml = "name: a\nnamespace: b\nauth: app\n";
+        assert_eq!(lint_file("yaml", yaml, true).unwrap().violations[0].line, 3);
+        let json = "{\"name\": \"a\", \"namespace\": \"b\", \"auth\": \"none\"}";
+        assert_eq!(lint_file("json", json, false).unwrap().violations.len(), 1);
+        assert!(lint_file("yml", "kind: ConfigMap\n", true).unwrap().not_a_spec);
+        // Only explicit files must parse.
+        assert!(lint_file("yaml", "a: [\n", true).is_err());
+        assert_eq!(lint_file("yaml", "a: [\n", false).unwrap().violations, vec![]);
+        assert!(lint_file("json", "{", true).is_err());
+    }
 
     #[test]
     fn hcl_rule() {

@@ -42,6 +42,7 @@
 pub mod lint;
 mod render;
 mod spec;
+mod stream;
 
 pub use render::{
     DnsRecord, ENTRYPOINT, ENTRYPOINTS_ANNOTATION, INGRESS_CLASS, PATH_TYPE, Rendered, SABLIER_IGNORED_USER_AGENTS,
@@ -52,3 +53,4 @@ pub use spec::{
     Auth, DEFAULT_ALLOWED_GROUPS, DEFAULT_SABLIER_URL, DnsType, FIELDS, IngressDefaults, IngressSpec, SABLIER_THEMES,
     Sablier, SablierStrategy, SpecError, homepage_group_for, is_go_duration, parse_body_size,
 };
+pub use stream::{YamlStreamError, yaml_stream};

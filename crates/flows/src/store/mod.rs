@@ -33,11 +33,21 @@
 //! least, `last_seen` = the greatest, `flow_count` = the (saturating) sum, and the cursor only
 //! moves forward. A failed batch changes nothing, so the caller retries the same batch.
 //!
+//! # Reads
+//!
+//! The read queries (`homelab edges`, `--peers-of`, the digest, observed-since) are described
+//! once and rendered per dialect: bound `$n` parameters for PostgreSQL, `?` for SQLite, psql
+//! variables for the scripts of [`psql`]. [`EdgeReader`] is the read side: every
+//! [`EdgeStore`] is one, and so is [`PodReader`] (the psql scripts run in the CNPG primary
+//! pod); [`open_reader`] picks one from `homelab edges`' source options.
+//!
 //! Every value reaches the database as a bound parameter; SQL text is never built from data.
 
 mod error;
 mod postgres;
 pub mod psql;
+mod query;
+mod reader;
 mod sqlite;
 
 use std::borrow::Cow;
@@ -51,6 +61,7 @@ use homelab_core::flows::{Action, EdgeDelta, EdgeKey, EdgeRow, FlushBatch};
 
 pub use error::{Backend, StoreError, redact_url};
 pub use postgres::PgStore;
+pub use reader::{AnyReader, EdgeReader, OpenError, PodReader, ReadError, ReaderOptions, open_reader};
 pub use sqlite::SqliteStore;
 
 /// How long an operation waits for a pooled connection (including connecting) before it
@@ -77,11 +88,6 @@ pub trait EdgeStore: Send + Sync {
     /// statement for all edges. An empty batch does nothing; a batch with only a cursor
     /// stores just the cursor. Duplicate keys in `edges` are merged first.
     fn apply(&self, batch: &FlushBatch) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The naive baseline the benchmarks compare [`EdgeStore::apply`] with: one
-    /// autocommitted `INSERT … ON CONFLICT` statement per edge (same merge rules, no cursor,
-    /// not atomic).
-    fn upsert_each(&self, edges: &[(EdgeKey, EdgeDelta)]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The stored resume cursor (end of the newest fully flushed bucket, Unix seconds).
     fn cursor(&self) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
@@ -135,6 +141,12 @@ impl AnyStore {
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)
     }
+
+    /// The benchmarks' naive baseline (see [`PgStore::upsert_each`]); not part of
+    /// [`EdgeStore`].
+    pub async fn upsert_each(&self, edges: &[(EdgeKey, EdgeDelta)]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.upsert_each(edges).await)
+    }
 }
 
 impl EdgeStore for AnyStore {
@@ -150,28 +162,24 @@ impl EdgeStore for AnyStore {
         dispatch!(self, s => s.apply(batch).await)
     }
 
-    async fn upsert_each(&self, edges: &[(EdgeKey, EdgeDelta)]) -> Result<(), StoreError> {
-        dispatch!(self, s => s.upsert_each(edges).await)
-    }
-
     async fn cursor(&self) -> Result<Option<i64>, StoreError> {
         dispatch!(self, s => s.cursor().await)
     }
 
     async fn edges(&self, q: &EdgeQuery) -> Result<Vec<EdgeRow>, StoreError> {
-        dispatch!(self, s => s.edges(q).await)
+        dispatch!(self, s => EdgeStore::edges(s, q).await)
     }
 
     async fn peers(&self, q: &PeersQuery) -> Result<Vec<PeerRow>, StoreError> {
-        dispatch!(self, s => s.peers(q).await)
+        dispatch!(self, s => EdgeStore::peers(s, q).await)
     }
 
     async fn new_edges(&self, since: i64, limit: u32) -> Result<Vec<EdgeRow>, StoreError> {
-        dispatch!(self, s => s.new_edges(since, limit).await)
+        dispatch!(self, s => EdgeStore::new_edges(s, since, limit).await)
     }
 
     async fn observed_since(&self) -> Result<Option<i64>, StoreError> {
-        dispatch!(self, s => s.observed_since().await)
+        dispatch!(self, s => EdgeStore::observed_since(s).await)
     }
 }
 

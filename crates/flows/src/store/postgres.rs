@@ -9,12 +9,13 @@ use homelab_core::flows::query::{EdgeQuery, PeerRow, PeersQuery};
 use homelab_core::flows::{EdgeDelta, EdgeKey, EdgeRow, FlushBatch};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, QueryBuilder, SqlSafeStr};
+use sqlx::{Postgres, SqlSafeStr};
 
 use super::error::{ErrorContext, url_secrets};
+use super::query::{self, Dialect};
 use super::{
     ACQUIRE_TIMEOUT, Backend, EdgeStore, MAX_CONNECTIONS, RawEdge, StoreError, coalesce, edge_row, parse_action,
-    redact_url, row_limit,
+    redact_url,
 };
 
 /// The embedded migrations (`crates/flows/migrations/postgres`), recorded in
@@ -75,16 +76,6 @@ const UPSERT_ONE: &str = concat!(
 );
 
 const CURSOR: &str = "SELECT floor(extract(epoch FROM bucket_end))::int8 FROM edge_stream_cursor WHERE id = 1";
-
-const SELECT_EDGES: &str = "SELECT src_ns, dst_ns, action, \
-     floor(extract(epoch FROM first_seen))::int8, floor(extract(epoch FROM last_seen))::int8, flow_count \
-     FROM edge WHERE TRUE";
-
-/// Namespaces compare byte-wise (as in SQLite) whatever the database's collation.
-const ORDER_EDGES: &str =
-    " ORDER BY first_seen DESC, src_ns COLLATE \"C\", dst_ns COLLATE \"C\", action COLLATE \"C\" LIMIT ";
-
-const OBSERVED_SINCE: &str = "SELECT floor(extract(epoch FROM min(first_seen)))::int8 FROM edge";
 
 /// The `edge` table in PostgreSQL, through a small pool.
 #[derive(Clone)]
@@ -149,32 +140,35 @@ impl PgStore {
     }
 
     async fn select_edges(&self, q: &EdgeQuery) -> Result<Vec<EdgeRow>, StoreError> {
-        let mut qb = QueryBuilder::<Postgres>::new(SELECT_EDGES);
-        if let Some(ns) = &q.ns {
-            qb.push(" AND (src_ns = ").push_bind(ns.as_str());
-            qb.push(" OR dst_ns = ").push_bind(ns.as_str()).push(")");
-        }
-        if let Some(src) = &q.src {
-            qb.push(" AND src_ns = ").push_bind(src.as_str());
-        }
-        if let Some(dst) = &q.dst {
-            qb.push(" AND dst_ns = ").push_bind(dst.as_str());
-        }
-        if let Some(since) = q.new_since {
-            qb.push(" AND first_seen >= to_timestamp(")
-                .push_bind(since)
-                .push("::int8)");
-        }
-        if let Some(action) = q.action {
-            qb.push(" AND action = ").push_bind(action.as_str());
-        }
-        qb.push(ORDER_EDGES).push_bind(row_limit(q.limit));
-        let rows: Vec<RawEdge> = qb
+        let rows: Vec<RawEdge> = query::builder::<Postgres>(&query::edges(Dialect::Postgres, q))
             .build_query_as()
             .fetch_all(&self.pool)
             .await
             .map_err(self.err("query edges"))?;
         Ok(rows.into_iter().map(edge_row).collect())
+    }
+
+    /// The naive baseline the benchmarks compare [`EdgeStore::apply`] with: one
+    /// autocommitted `INSERT … ON CONFLICT` statement per edge (same merge rules, no cursor,
+    /// not atomic). Not part of [`EdgeStore`]: production code never wants it.
+    pub async fn upsert_each(&self, edges: &[(EdgeKey, EdgeDelta)]) -> Result<(), StoreError> {
+        if edges.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await.map_err(self.err("upsert"))?;
+        for (k, d) in edges {
+            sqlx::query(UPSERT_ONE)
+                .bind(k.src_ns.as_str())
+                .bind(k.dst_ns.as_str())
+                .bind(k.action.as_str())
+                .bind(d.first_seen)
+                .bind(d.last_seen)
+                .bind(d.flow_count)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.err("upsert"))?;
+        }
+        Ok(())
     }
 }
 
@@ -256,26 +250,6 @@ impl EdgeStore for PgStore {
         Ok(())
     }
 
-    async fn upsert_each(&self, edges: &[(EdgeKey, EdgeDelta)]) -> Result<(), StoreError> {
-        if edges.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.pool.acquire().await.map_err(self.err("upsert"))?;
-        for (k, d) in edges {
-            sqlx::query(UPSERT_ONE)
-                .bind(k.src_ns.as_str())
-                .bind(k.dst_ns.as_str())
-                .bind(k.action.as_str())
-                .bind(d.first_seen)
-                .bind(d.last_seen)
-                .bind(d.flow_count)
-                .execute(&mut *conn)
-                .await
-                .map_err(self.err("upsert"))?;
-        }
-        Ok(())
-    }
-
     async fn cursor(&self) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar(CURSOR)
             .fetch_optional(&self.pool)
@@ -288,23 +262,7 @@ impl EdgeStore for PgStore {
     }
 
     async fn peers(&self, q: &PeersQuery) -> Result<Vec<PeerRow>, StoreError> {
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT DISTINCT (CASE WHEN src_ns = ");
-        qb.push_bind(q.of.as_str());
-        qb.push(" THEN dst_ns ELSE src_ns END) COLLATE \"C\" AS peer, action COLLATE \"C\" AS action FROM edge WHERE (src_ns = ");
-        qb.push_bind(q.of.as_str())
-            .push(" OR dst_ns = ")
-            .push_bind(q.of.as_str())
-            .push(")");
-        if let Some(since) = q.new_since {
-            qb.push(" AND first_seen >= to_timestamp(")
-                .push_bind(since)
-                .push("::int8)");
-        }
-        if let Some(action) = q.action {
-            qb.push(" AND action = ").push_bind(action.as_str());
-        }
-        qb.push(" ORDER BY peer, action LIMIT ").push_bind(row_limit(q.limit));
-        let rows: Vec<(String, String)> = qb
+        let rows: Vec<(String, String)> = query::builder::<Postgres>(&query::peers(Dialect::Postgres, q))
             .build_query_as()
             .fetch_all(&self.pool)
             .await
@@ -328,7 +286,7 @@ impl EdgeStore for PgStore {
     }
 
     async fn observed_since(&self) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar(OBSERVED_SINCE)
+        sqlx::query_scalar(query::observed_since(Dialect::Postgres))
             .fetch_one(&self.pool)
             .await
             .map_err(self.err("query observed-since"))

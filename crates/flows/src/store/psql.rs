@@ -3,20 +3,21 @@
 //! primary pod (`homelab_k8s::PsqlExec`, which runs
 //! `psql -X -q -A -t -v ON_ERROR_STOP=1 -d <database> -f -` with the script on stdin).
 //!
-//! Same semantics and order as [`super::PgStore`]. Values never become SQL text: each is
-//! set as a psql variable (`\set ns '…'`, quoted for psql's meta-command parser) and used
-//! as `:'ns'`, which psql sends as a properly quoted literal. Each script prints ONE JSON
+//! The statements are [`super::PgStore`]'s, rendered for psql (see `query.rs`): same
+//! semantics and order. Values never become SQL text: each is set as a psql variable
+//! (`\set ns '…'`, quoted for psql's meta-command parser) and used as `:'ns'`, which psql
+//! sends as a properly quoted literal. Each script prints ONE JSON
 //! value (rows as arrays), so the output parses the same whatever the values contain.
 
 use homelab_core::flows::EdgeRow;
 use homelab_core::flows::query::{EdgeQuery, PeerRow, PeersQuery};
 use thiserror::Error;
 
-use super::{parse_action, row_limit};
+use super::parse_action;
+use super::query::{self, Dialect};
 
 /// The least `first_seen` as `[<unix seconds>]`, or `[null]` when the table is empty.
-pub const OBSERVED_SINCE_SCRIPT: &str =
-    "SELECT json_build_array(floor(extract(epoch FROM min(first_seen)))::int8) FROM edge;\n";
+pub const OBSERVED_SINCE_SCRIPT: &str = query::observed_since(Dialect::Psql);
 
 /// psql printed something that is not the script's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -33,83 +34,16 @@ fn bad_output(out: &str, reason: impl ToString) -> PsqlOutputError {
     }
 }
 
-/// `\set name 'value'`: single-quoted for psql's meta-command parser (which processes
-/// backslash escapes and doubled quotes inside single quotes).
-fn set(script: &mut String, name: &str, value: &str) {
-    script.push_str("\\set ");
-    script.push_str(name);
-    script.push_str(" '");
-    for c in value.chars() {
-        match c {
-            '\'' => script.push_str("''"),
-            '\\' => script.push_str("\\\\"),
-            '\n' => script.push_str("\\n"),
-            '\r' => script.push_str("\\r"),
-            c => script.push(c),
-        }
-    }
-    script.push_str("'\n");
-}
-
 /// `homelab edges`: the script for [`super::EdgeStore::edges`]. Prints a JSON array of
 /// `[src_ns, dst_ns, action, first_seen, last_seen, flow_count]`.
 pub fn edges_script(q: &EdgeQuery) -> String {
-    let mut script = String::new();
-    let mut filter = String::new();
-    if let Some(ns) = &q.ns {
-        set(&mut script, "ns", ns);
-        filter.push_str(" AND (src_ns = :'ns' OR dst_ns = :'ns')");
-    }
-    if let Some(src) = &q.src {
-        set(&mut script, "src", src);
-        filter.push_str(" AND src_ns = :'src'");
-    }
-    if let Some(dst) = &q.dst {
-        set(&mut script, "dst", dst);
-        filter.push_str(" AND dst_ns = :'dst'");
-    }
-    if let Some(since) = q.new_since {
-        set(&mut script, "since", &since.to_string());
-        filter.push_str(" AND first_seen >= to_timestamp(:'since'::int8)");
-    }
-    if let Some(action) = q.action {
-        set(&mut script, "action", action.as_str());
-        filter.push_str(" AND action = :'action'");
-    }
-    set(&mut script, "lim", &row_limit(q.limit).to_string());
-    script.push_str(&format!(
-        "SELECT coalesce(json_agg(json_build_array(src_ns, dst_ns, action, \
-         floor(extract(epoch FROM first_seen))::int8, floor(extract(epoch FROM last_seen))::int8, flow_count) \
-         ORDER BY first_seen DESC, src_ns COLLATE \"C\", dst_ns COLLATE \"C\", action COLLATE \"C\"), '[]'::json) \
-         FROM (SELECT * FROM edge WHERE TRUE{filter} \
-         ORDER BY first_seen DESC, src_ns COLLATE \"C\", dst_ns COLLATE \"C\", action COLLATE \"C\" \
-         LIMIT :'lim'::int8) AS e;\n"
-    ));
-    script
+    query::psql_script(&query::edges(Dialect::Psql, q))
 }
 
 /// `homelab edges --peers-of`: the script for [`super::EdgeStore::peers`]. Prints a JSON
 /// array of `[peer, action]`.
 pub fn peers_script(q: &PeersQuery) -> String {
-    let mut script = String::new();
-    let mut filter = String::new();
-    set(&mut script, "of", &q.of);
-    if let Some(since) = q.new_since {
-        set(&mut script, "since", &since.to_string());
-        filter.push_str(" AND first_seen >= to_timestamp(:'since'::int8)");
-    }
-    if let Some(action) = q.action {
-        set(&mut script, "action", action.as_str());
-        filter.push_str(" AND action = :'action'");
-    }
-    set(&mut script, "lim", &row_limit(q.limit).to_string());
-    script.push_str(&format!(
-        "SELECT coalesce(json_agg(json_build_array(peer, action) ORDER BY peer, action), '[]'::json) \
-         FROM (SELECT DISTINCT (CASE WHEN src_ns = :'of' THEN dst_ns ELSE src_ns END) COLLATE \"C\" AS peer, \
-         action COLLATE \"C\" AS action FROM edge WHERE (src_ns = :'of' OR dst_ns = :'of'){filter} \
-         ORDER BY peer, action LIMIT :'lim'::int8) AS p;\n"
-    ));
-    script
+    query::psql_script(&query::peers(Dialect::Psql, q))
 }
 
 fn json<T: serde::de::DeserializeOwned>(out: &str) -> Result<T, PsqlOutputError> {

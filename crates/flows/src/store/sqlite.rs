@@ -15,9 +15,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{QueryBuilder, SqlSafeStr, Sqlite};
 
 use super::error::ErrorContext;
+use super::query::{self, Dialect};
 use super::{
     ACQUIRE_TIMEOUT, Backend, EdgeStore, MAX_CONNECTIONS, RawEdge, StoreError, coalesce, edge_row, parse_action,
-    redact_url, row_limit,
+    redact_url,
 };
 
 /// The embedded migrations (`crates/flows/migrations/sqlite`).
@@ -77,16 +78,6 @@ const SET_CURSOR: &str = "INSERT INTO edge_stream_cursor (id, bucket_end) VALUES
      ON CONFLICT (id) DO UPDATE SET bucket_end = max(edge_stream_cursor.bucket_end, excluded.bucket_end)";
 
 const CURSOR: &str = "SELECT bucket_end FROM edge_stream_cursor WHERE id = 1";
-
-const SELECT_EDGES: &str = "SELECT src_ns, dst_ns, action, first_seen, last_seen, flow_count FROM edge WHERE 1";
-
-/// [`SELECT_EDGES`] when no namespace filter narrows the rows: walk `edge_first_seen_idx`
-/// newest first, sort only the ties, stop after `LIMIT` rows. Left to itself, SQLite's
-/// planner scans and sorts the whole table instead (1,000,000 rows: ~100 ms, not ~1 ms).
-const SELECT_NEWEST_EDGES: &str =
-    "SELECT src_ns, dst_ns, action, first_seen, last_seen, flow_count FROM edge INDEXED BY edge_first_seen_idx WHERE 1";
-
-const OBSERVED_SINCE: &str = "SELECT min(first_seen) FROM edge";
 
 /// The `edge` table in SQLite.
 #[derive(Clone)]
@@ -161,6 +152,29 @@ impl SqliteStore {
         move |e| self.ctx.sqlx(op, &e)
     }
 
+    /// The naive baseline the benchmarks compare [`EdgeStore::apply`] with: one
+    /// autocommitted `INSERT … ON CONFLICT` statement per edge (same merge rules, no cursor,
+    /// not atomic). Not part of [`EdgeStore`]: production code never wants it.
+    pub async fn upsert_each(&self, edges: &[(EdgeKey, EdgeDelta)]) -> Result<(), StoreError> {
+        if edges.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await.map_err(self.err("upsert"))?;
+        for (k, d) in edges {
+            sqlx::query(UPSERT_ONE)
+                .bind(k.src_ns.as_str())
+                .bind(k.dst_ns.as_str())
+                .bind(k.action.as_str())
+                .bind(d.first_seen)
+                .bind(d.last_seen)
+                .bind(d.flow_count)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.err("upsert"))?;
+        }
+        Ok(())
+    }
+
     async fn select_edges(&self, q: &EdgeQuery) -> Result<Vec<EdgeRow>, StoreError> {
         let rows: Vec<RawEdge> = edges_sql(q)
             .build_query_as()
@@ -173,31 +187,7 @@ impl SqliteStore {
 
 /// The `homelab edges` statement for `q`, every value bound.
 fn edges_sql(q: &EdgeQuery) -> QueryBuilder<Sqlite> {
-    let by_namespace = q.ns.is_some() || q.src.is_some() || q.dst.is_some();
-    let mut qb = QueryBuilder::<Sqlite>::new(if by_namespace {
-        SELECT_EDGES
-    } else {
-        SELECT_NEWEST_EDGES
-    });
-    if let Some(ns) = &q.ns {
-        qb.push(" AND (src_ns = ").push_bind(ns.as_str());
-        qb.push(" OR dst_ns = ").push_bind(ns.as_str()).push(")");
-    }
-    if let Some(src) = &q.src {
-        qb.push(" AND src_ns = ").push_bind(src.as_str());
-    }
-    if let Some(dst) = &q.dst {
-        qb.push(" AND dst_ns = ").push_bind(dst.as_str());
-    }
-    if let Some(since) = q.new_since {
-        qb.push(" AND first_seen >= ").push_bind(since);
-    }
-    if let Some(action) = q.action {
-        qb.push(" AND action = ").push_bind(action.as_str());
-    }
-    qb.push(" ORDER BY first_seen DESC, src_ns, dst_ns, action LIMIT ")
-        .push_bind(row_limit(q.limit));
-    qb
+    query::builder(&query::edges(Dialect::Sqlite, q))
 }
 
 /// Parses a `sqlite:` URL, creates a missing file (mode 0600) and its missing parent
@@ -326,26 +316,6 @@ impl EdgeStore for SqliteStore {
         tx.commit().await.map_err(self.err("apply"))
     }
 
-    async fn upsert_each(&self, edges: &[(EdgeKey, EdgeDelta)]) -> Result<(), StoreError> {
-        if edges.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.pool.acquire().await.map_err(self.err("upsert"))?;
-        for (k, d) in edges {
-            sqlx::query(UPSERT_ONE)
-                .bind(k.src_ns.as_str())
-                .bind(k.dst_ns.as_str())
-                .bind(k.action.as_str())
-                .bind(d.first_seen)
-                .bind(d.last_seen)
-                .bind(d.flow_count)
-                .execute(&mut *conn)
-                .await
-                .map_err(self.err("upsert"))?;
-        }
-        Ok(())
-    }
-
     async fn cursor(&self) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar(CURSOR)
             .fetch_optional(&self.pool)
@@ -358,21 +328,7 @@ impl EdgeStore for SqliteStore {
     }
 
     async fn peers(&self, q: &PeersQuery) -> Result<Vec<PeerRow>, StoreError> {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT DISTINCT CASE WHEN src_ns = ");
-        qb.push_bind(q.of.as_str());
-        qb.push(" THEN dst_ns ELSE src_ns END AS peer, action FROM edge WHERE (src_ns = ");
-        qb.push_bind(q.of.as_str())
-            .push(" OR dst_ns = ")
-            .push_bind(q.of.as_str())
-            .push(")");
-        if let Some(since) = q.new_since {
-            qb.push(" AND first_seen >= ").push_bind(since);
-        }
-        if let Some(action) = q.action {
-            qb.push(" AND action = ").push_bind(action.as_str());
-        }
-        qb.push(" ORDER BY peer, action LIMIT ").push_bind(row_limit(q.limit));
-        let rows: Vec<(String, String)> = qb
+        let rows: Vec<(String, String)> = query::builder::<Sqlite>(&query::peers(Dialect::Sqlite, q))
             .build_query_as()
             .fetch_all(&self.pool)
             .await
@@ -396,7 +352,7 @@ impl EdgeStore for SqliteStore {
     }
 
     async fn observed_since(&self) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar(OBSERVED_SINCE)
+        sqlx::query_scalar(query::observed_since(Dialect::Sqlite))
             .fetch_one(&self.pool)
             .await
             .map_err(self.err("query observed-since"))

@@ -7,49 +7,22 @@
 
 use std::sync::{Arc, Mutex};
 
-use homelab_core::secret::{KvPath, Scheme, SecretRef, SecretString};
+use homelab_core::secret::{Scheme, SecretRef, SecretString};
 use homelab_core::vaultwarden::Field;
 
-use super::{Creds, CredsStore, ProcessRunner, Session, Vaultwarden, VaultwardenError};
+use super::{BwSettings, Fetched, KvCreds, ProcessRunner, Session, Vaultwarden, VaultwardenError};
 use crate::hardening::{self, UserLock};
-use crate::kv::{KvClient, SecretData};
 use crate::resolve::{Backend, BoxFuture, ErrorKind, SecretError, wrong_scheme};
-
-/// Where `bw` runs: everything but the creds.
-#[derive(Debug, Clone)]
-pub struct BwSettings {
-    pub server_url: String,
-    pub runtime_dir: std::path::PathBuf,
-    pub home: String,
-    pub path: Option<String>,
-    pub runner: ProcessRunner,
-    /// The OS user, for the op-log.
-    pub user: String,
-}
-
-/// Creds already read.
-#[derive(Debug)]
-struct Loaded(Creds);
-
-impl CredsStore for Loaded {
-    fn read_creds(&self) -> Result<Option<Creds>, VaultwardenError> {
-        Ok(Some(self.0.clone()))
-    }
-    fn write_creds(&self, _: &Creds) -> Result<(), VaultwardenError> {
-        Err(VaultwardenError::Creds("read-only".into()))
-    }
-}
 
 struct Open {
     _lock: UserLock,
-    vw: Vaultwarden<ProcessRunner, Loaded>,
+    vw: Vaultwarden<ProcessRunner, Fetched>,
     session: Session,
 }
 
 /// The `bw://` backend.
 pub struct BwBackend {
-    client: KvClient,
-    creds_path: KvPath,
+    creds: KvCreds,
     settings: BwSettings,
     open: Arc<Mutex<Option<Open>>>,
 }
@@ -57,33 +30,21 @@ pub struct BwBackend {
 impl std::fmt::Debug for BwBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BwBackend")
-            .field("creds_path", &self.creds_path.to_string())
+            .field("creds_path", &self.creds.path().to_string())
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
 
 impl BwBackend {
-    /// `client` must carry the Vaultwarden token (scoped token precedence).
-    pub fn new(client: KvClient, creds_path: KvPath, settings: BwSettings) -> Self {
+    /// `creds` must read with the Vaultwarden token (scoped token precedence); see
+    /// [`super::bw_backend`].
+    pub fn new(creds: KvCreds, settings: BwSettings) -> Self {
         Self {
-            client,
-            creds_path,
+            creds,
             settings,
             open: Arc::new(Mutex::new(None)),
         }
-    }
-}
-
-/// Creds from the KV data at the creds path (missing keys are empty).
-pub fn creds_from(data: &SecretData) -> Creds {
-    use homelab_core::vaultwarden::creds_keys as k;
-    let get = |key: &str| data.get(key).unwrap_or_default();
-    Creds {
-        email: get(k::EMAIL).expose().to_owned(),
-        client_id: get(k::CLIENT_ID).expose().to_owned(),
-        master_password: get(k::MASTER_PASSWORD),
-        client_secret: get(k::CLIENT_SECRET),
     }
 }
 
@@ -113,11 +74,9 @@ impl Backend for BwBackend {
             };
             let need_session = self.open.lock().unwrap_or_else(|p| p.into_inner()).is_none();
             let creds = if need_session {
-                match self.client.read(&self.creds_path).await {
-                    Ok(data) => Some(creds_from(&data)),
-                    Err(e) if e.kind() == ErrorKind::NotFound => {
-                        return Err(vw_error(VaultwardenError::NotConfigured));
-                    }
+                match self.creds.read().await {
+                    Ok(Some(creds)) => Some(creds),
+                    Ok(None) => return Err(vw_error(VaultwardenError::NotConfigured)),
                     Err(e) => return Err(e.context("reading your Vaultwarden creds")),
                 }
             } else {
@@ -135,14 +94,7 @@ impl Backend for BwBackend {
                     let lock = UserLock::acquire(&settings.runtime_dir).map_err(|e| {
                         SecretError::new(ErrorKind::Other, format!("cannot take the per-user vault lock: {e}"))
                     })?;
-                    let vw = Vaultwarden {
-                        runner: settings.runner.clone(),
-                        creds: Loaded(creds),
-                        server_url: settings.server_url.clone(),
-                        appdata: super::appdata_dir(&settings.runtime_dir),
-                        home: settings.home.clone(),
-                        path: settings.path.clone(),
-                    };
+                    let vw = settings.client(Fetched(Ok(Some(creds))));
                     let session = vw.open_session().map_err(vw_error)?;
                     for w in &session.warnings {
                         tracing::warn!("{w}");

@@ -17,6 +17,7 @@
 
 mod backend;
 mod runner;
+mod settings;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,8 +25,9 @@ use std::path::{Path, PathBuf};
 use homelab_core::secret::SecretString;
 use homelab_core::vaultwarden::{self as vw, BwCommand, Field, NormalizedItem, Status};
 
-pub use backend::{BwBackend, BwSettings, creds_from};
+pub use backend::BwBackend;
 pub use runner::{BwError, BwRunner, ChildEnv, ProcessRunner};
+pub use settings::{BwSettings, Fetched, KvCreds, Setup, bw_backend, creds_from, setup};
 
 /// One user's Vaultwarden credentials, as stored in their Vault path.
 #[derive(Clone, Default)]
@@ -111,7 +113,7 @@ pub fn appdata_dir(runtime_dir: &Path) -> PathBuf {
     runtime_dir.join("homelab-bw")
 }
 
-impl<R: BwRunner, C: CredsStore> Vaultwarden<R, C> {
+impl<R: BwRunner, C> Vaultwarden<R, C> {
     /// The environment without any secret (for `lock` / `logout`).
     pub fn base_env(&self) -> ChildEnv {
         ChildEnv::base(&vw::base_env(
@@ -121,6 +123,16 @@ impl<R: BwRunner, C: CredsStore> Vaultwarden<R, C> {
         ))
     }
 
+    /// `bw lock` then `bw logout`, with the base environment only (no secrets, no creds
+    /// store needed: `C` may be `()`). Returns whether the logout succeeded.
+    pub fn lock(&self) -> bool {
+        let env = self.base_env();
+        let _ = self.runner.run(&BwCommand::Lock, &env);
+        self.runner.run(&BwCommand::Logout, &env).is_ok()
+    }
+}
+
+impl<R: BwRunner, C: CredsStore> Vaultwarden<R, C> {
     /// Reads the creds; an absent path or an empty master password is "not configured".
     pub fn load_creds(&self) -> Result<Creds, VaultwardenError> {
         match self.creds.read_creds()? {
@@ -217,14 +229,6 @@ impl<R: BwRunner, C: CredsStore> Vaultwarden<R, C> {
             Ok(_) => Status::Ok,
             Err(e) => Status::SyncFailed(e.to_string()),
         }
-    }
-
-    /// `bw lock` then `bw logout`, with the base environment only (no secrets). Returns
-    /// whether the logout succeeded.
-    pub fn lock(&self) -> bool {
-        let env = self.base_env();
-        let _ = self.runner.run(&BwCommand::Lock, &env);
-        self.runner.run(&BwCommand::Logout, &env).is_ok()
     }
 }
 
