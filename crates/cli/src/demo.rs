@@ -75,7 +75,7 @@ fn flow_trail(ctx: &Ctx) -> Result<(), Failure> {
     use std::time::Duration;
 
     use homelab_core::flows::Action;
-    use homelab_core::flows::policy::{PolicyRequest, derive};
+    use homelab_core::flows::netpol::{PolicyRequest, derive};
     use homelab_core::flows::query::{EdgeQuery, MAX_LIMIT};
     use homelab_core::flows::render::{self, Format};
     use homelab_core::time::format_rfc3339;

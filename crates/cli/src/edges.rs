@@ -13,7 +13,7 @@ use homelab_cli::ctx::{Ctx, OVERALL_TIMEOUT, write_stdout};
 use homelab_cli::exit;
 use homelab_cli::fail::Failure;
 use homelab_core::flows::Action;
-use homelab_core::flows::policy::{PolicyRequest, derive, dns_cidr};
+use homelab_core::flows::netpol::{PolicyRequest, derive, dns_cidr};
 use homelab_core::flows::query::{self, EdgeQuery, MAX_LIMIT, PeersQuery};
 use homelab_core::flows::render::{self, Format};
 use homelab_flows::aggregator::unix_now;

@@ -9,7 +9,7 @@
 //!   keeps the resume cursor (`start_time_gte`) so a reconnect neither loses nor
 //!   double-counts;
 //! - [`query`]: the `homelab edges` filters, validated; [`render`]: table, JSON, CSV,
-//!   DOT, Mermaid; [`policy`]: an egress NetworkPolicy from observed edges; [`digest`]:
+//!   DOT, Mermaid; [`netpol`]: an egress NetworkPolicy from observed edges; [`digest`]:
 //!   the daily Slack message of new edges.
 //!
 //! Timestamps are Unix seconds (UTC) throughout ([`crate::time`] converts); adapters
@@ -17,7 +17,7 @@
 
 pub mod assembler;
 pub mod digest;
-pub mod policy;
+pub mod netpol;
 pub mod query;
 pub mod render;
 
