@@ -195,8 +195,8 @@ pub fn render(spec: &IngressSpec) -> Result<Rendered, SpecError> {
             obj([("buffering", obj([("maxRequestBodyBytes", Value::from(bytes))]))]),
         ));
     }
-    if spec.sablier.is_some() {
-        objects.push(sablier_middleware(spec));
+    if let Some(sb) = &spec.sablier {
+        objects.push(sablier_middleware(spec, sb));
     }
     objects.push(ingress(spec, &eff, &middlewares));
 
@@ -385,8 +385,7 @@ fn middleware(spec: &IngressSpec, prefix: &str, body: Value) -> Value {
     ])
 }
 
-fn sablier_middleware(spec: &IngressSpec) -> Value {
-    let sb = spec.sablier.as_ref().expect("caller checked");
+fn sablier_middleware(spec: &IngressSpec, sb: &super::spec::Sablier) -> Value {
     let strategy = match sb.strategy {
         SablierStrategy::Blocking => ("blocking", obj([("timeout", s(&sb.blocking_timeout))])),
         SablierStrategy::Dynamic => (
