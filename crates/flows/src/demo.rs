@@ -211,7 +211,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_flow_trail_runs_end_to_end() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        homelab_k8s::ensure_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let demo = run_flow_trail(dir.path()).await.unwrap();
         assert_eq!(demo.buckets, BUCKETS);

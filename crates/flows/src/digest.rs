@@ -99,7 +99,7 @@ pub async fn run<St: EdgeStore>(store: &St, config: &DigestConfig, now: i64) -> 
 /// status with a reason such as `channel_not_found` (that reason is the error's text;
 /// the webhook URL — a credential — is never).
 pub async fn post(url: &str, text: &str) -> Result<(), DigestError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    homelab_k8s::ensure_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()

@@ -41,8 +41,11 @@
 //!
 //! # TLS
 //!
-//! kube and reqwest use rustls; [`connect`] and [`PrometheusClient::new`] install the
-//! `ring` crypto provider as the process default if none is installed yet.
+//! kube and reqwest use rustls, which needs a process-wide crypto provider: install one
+//! first (the homelab binaries do, through [`ensure_crypto_provider`], at start). As a
+//! fallback for other tools and tests linking this crate, [`connect`] and
+//! [`PrometheusClient::new`] call [`ensure_crypto_provider`] too, which installs `ring`
+//! only when no provider is installed yet.
 
 mod collect;
 mod error;
@@ -60,7 +63,7 @@ pub use error::{K8sError, PromError};
 pub use exec::{DEFAULT_EXEC_TIMEOUT, MAX_PSQL_OUTPUT, PsqlExec, PsqlTarget};
 pub use kubeconfig::{
     API_READ_TIMEOUT, Connection, KubeconfigOptions, KubeconfigSource, SERVICE_ACCOUNT_TOKEN, choose_kubeconfig_source,
-    connect, connect_with_details,
+    connect, connect_with_details, ensure_crypto_provider,
 };
 pub use prometheus::{DEPRECATED_APIS_QUERY, PROMETHEUS_TIMEOUT, PrometheusClient};
 pub use secrets::{SecretKeyError, SecretReader};

@@ -48,6 +48,7 @@ enum Mode {
 }
 
 fn main() -> ExitCode {
+    homelab_cli::ctx::init();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => return homelab_cli::fail::usage_with(e, exit::service::USAGE, "goldmane-edge-aggregator"),

@@ -42,6 +42,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    homelab_cli::ctx::init();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => return homelab_cli::fail::usage_with(e, exit::service::USAGE, "whisker-watchdog"),
