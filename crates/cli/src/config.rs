@@ -10,8 +10,8 @@
 //! [vault]
 //! addr = "https://vault.example.org"        # $VAULT_ADDR wins
 //! vaultwarden_server = "https://vaultwarden.example.org"
-//! creds_path = "secret/workstation/claude-users/{user}"
-//! scoped_token_file = "~/.config/claude-auth-sync/vault-token"
+//! creds_path = "secret/homelab/vaultwarden/{user}"    # the default
+//! scoped_token_file = "~/.config/homelab/vault-token"  # the default
 //!
 //! [ingress]                     # defaults for `homelab ingress render`; the spec wins
 //! root_domain = "example.org"
@@ -22,6 +22,8 @@
 //! public_ipv6 = "2001:db8::10"
 //! internal_lb_ip = "10.0.0.10"
 //! allowed_groups = ["Home Server Admins"]
+//! # namespace → homepage group, for specs without `homepage_group` (else "Other")
+//! homepage_groups = { nextcloud = "Productivity", immich = "Media & Entertainment" }
 //!
 //! [policy]
 //! trusted_registries = ["ghcr.io/my-org", "registry.local:5000"]
@@ -119,13 +121,16 @@ mod tests {
         assert!(parse("").unwrap().upgrade.prometheus.is_none());
         let c = parse("[vault]\naddr = \"https://v\"\nscoped_token_file = \"~/t\"\n").unwrap();
         assert_eq!(c.vault.addr.as_deref(), Some("https://v"));
-        assert_eq!(c.vault.creds_path_for("u"), "secret/workstation/claude-users/u");
+        assert_eq!(c.vault.creds_path_for("u"), "secret/homelab/vaultwarden/u");
         let e = parse("[vault]\nadress = \"x\"\n").unwrap_err().to_string();
         assert!(e.starts_with("line 2:"), "{e}");
         let c = parse("[ingress]\nroot_domain = \"example.org\"\nallowed_groups = [\"Ops\"]\n").unwrap();
         let d = &c.ingress;
         assert_eq!(d.root_domain.as_deref(), Some("example.org"));
         assert_eq!(d.allowed_groups, Some(vec!["Ops".to_owned()]));
+        assert!(d.homepage_groups.is_empty());
+        let c = parse("[ingress.homepage_groups]\nnextcloud = \"Productivity\"\n").unwrap();
+        assert_eq!(c.ingress.homepage_groups["nextcloud"], "Productivity");
         assert!(parse("[ingress]\nzone = \"x\"\n").is_err());
         let c = parse("[policy]\ntrusted_registries = [\"ghcr.io/o\"]\n").unwrap();
         assert_eq!(c.policy.trusted_registries, vec!["ghcr.io/o".to_owned()]);

@@ -19,9 +19,18 @@ use crate::config::{self, Config};
 use crate::exit;
 use crate::fail::{self, Failure};
 
+/// Process-wide setup every binary does first: the rustls crypto provider (`ring`),
+/// installed once here rather than discovered by whichever library builds a TLS client
+/// first. [`Ctx::new`] and [`runtime`] call it, so every binary has it before any client
+/// exists. Idempotent.
+pub fn init() {
+    homelab_k8s::ensure_crypto_provider();
+}
+
 /// The one runtime every binary uses: multi-threaded with two workers (the machines are
-/// small; the work is I/O-bound).
+/// small; the work is I/O-bound). Calls [`init`].
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    init();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -36,7 +45,9 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context of one `homelab` run; calls [`init`].
     pub fn new() -> Self {
+        init();
         Self::default()
     }
 

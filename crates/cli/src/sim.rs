@@ -13,13 +13,12 @@ use homelab_flows::sim::{SimConfig, SimMode, SimServer, Topology};
 
 use crate::args::SimArgs;
 
-const BUNDLED: &str = include_str!("../../flows/testdata/topologies/homelab.yaml");
-
 pub fn run(ctx: &Ctx, a: SimArgs) -> Result<u8, Failure> {
     let fail = |e: anyhow::Error| Failure::new(exit::ERROR, e);
     let topology = match &a.topology {
         Some(p) => Topology::from_path(p).map_err(|e| fail(anyhow!("{}: {e}", p.display())))?,
-        None => Topology::from_yaml_str(BUNDLED).map_err(|e| fail(anyhow!("bundled topology: {e}")))?,
+        None => Topology::from_yaml_str(homelab_flows::demo::BUNDLED_TOPOLOGY)
+            .map_err(|e| fail(anyhow!("bundled topology: {e}")))?,
     };
     std::fs::create_dir_all(&a.certs)
         .with_context(|| format!("cannot create {}", a.certs.display()))

@@ -12,7 +12,7 @@ use homelab_cli::fail::Failure;
 use homelab_core::upgrade::{ClusterSnapshot, CompatMatrix, Decision, evaluate};
 use homelab_core::version::KubeVersion;
 use homelab_inputs::{MANIFEST_EXTS, expand, is_stdin, load_matrix, load_snapshot, scan_removed_apis};
-use homelab_k8s::{ApiClient, KubeconfigOptions, PrometheusClient};
+use homelab_k8s::{K8sError, KubeconfigOptions, PrometheusClient};
 
 use crate::args::{ApisArgs, ClusterArgs, GateArgs, SnapshotArgs};
 
@@ -128,22 +128,17 @@ fn collect_live(
         context: c.context.clone(),
     };
     let timeout = Duration::from_secs(c.timeout);
-    ctx.block_on(GATE_ERROR, async {
-        let work = async {
-            let connection = homelab_k8s::connect_with_details(&opts).await?;
-            tracing::info!(api = %connection.api_url, source = %connection.source, "reading the live cluster");
-            ApiClient::from_connection(&connection)
-                .collect(matrix, prometheus.as_ref())
-                .await
-        };
-        match tokio::time::timeout(timeout, work).await {
-            Ok(r) => r.map_err(anyhow::Error::from),
-            Err(_) => Err(anyhow!(
-                "the Kubernetes API did not answer within {}s (--timeout)",
-                timeout.as_secs()
-            )),
-        }
-    })?
+    ctx.block_on(
+        GATE_ERROR,
+        homelab_k8s::collect_snapshot(&opts, matrix, prometheus.as_ref(), timeout),
+    )?
+    .map_err(|e| match e {
+        K8sError::Deadline { limit } => anyhow!(
+            "the Kubernetes API did not answer within {}s (--timeout)",
+            limit.as_secs()
+        ),
+        e => e.into(),
+    })
     .map_err(gate_error)
 }
 

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregator;
+pub mod demo;
 pub mod digest;
 pub mod goldmane;
 pub mod sim;

@@ -17,8 +17,31 @@ use k8s_openapi::api::core::v1::{Node, PodTemplateSpec};
 use kube::api::{Api, ListParams};
 
 use crate::error::{K8sError, cause_of, one_line, redact_url};
-use crate::kubeconfig::Connection;
+use crate::kubeconfig::{Connection, KubeconfigOptions, connect_with_details};
 use crate::prometheus::PrometheusClient;
+
+/// Connects per `opts` and collects the live [`ClusterSnapshot`] for `matrix`
+/// ([`ApiClient::collect`]), the whole of it — connecting included — bounded by
+/// `deadline`; past it, [`K8sError::Deadline`]. What `homelab upgrade gate` (without
+/// `--snapshot`) and `homelab upgrade snapshot` run. Needs a rustls crypto provider
+/// installed for the process (see the crate docs, TLS).
+pub async fn collect_snapshot(
+    opts: &KubeconfigOptions,
+    matrix: &CompatMatrix,
+    prometheus: Option<&PrometheusClient>,
+    deadline: Duration,
+) -> Result<ClusterSnapshot, K8sError> {
+    let work = async {
+        let connection = connect_with_details(opts).await?;
+        tracing::info!(api = %connection.api_url, source = %connection.source, "reading the live cluster");
+        ApiClient::from_connection(&connection)
+            .collect(matrix, prometheus)
+            .await
+    };
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or(Err(K8sError::Deadline { limit: deadline }))
+}
 
 /// The label kubeadm puts on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";

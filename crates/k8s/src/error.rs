@@ -39,6 +39,10 @@ pub enum K8sError {
         what: String,
         timeout: Duration,
     },
+    /// A whole operation (connecting and every request it made) outlasted the caller's
+    /// overall deadline.
+    #[error("the Kubernetes API did not answer within {} s", .limit.as_secs())]
+    Deadline { limit: Duration },
     /// The API server answered with an HTTP error (401, 403, 5xx, …).
     #[error("{} refused {what}: HTTP {code} {reason}{}{}", api(.api_url), detail(.reason, .message), hint(*.code, .what))]
     Api {

@@ -148,15 +148,24 @@ pub(crate) fn tune(config: &mut kube::Config) {
     config.default_retry = false;
 }
 
-/// The rustls ring provider, installed once per process (a no-op when any provider is
-/// already installed).
-pub(crate) fn install_crypto_provider() {
+/// Makes sure the process has a rustls crypto provider: installs `ring` as the process
+/// default unless one is already installed (then it is a no-op, so the caller's choice
+/// wins).
+///
+/// The homelab binaries call this once at start (`homelab_cli::ctx::init`). The
+/// workspace's library entry points that build a TLS client (`connect`,
+/// [`PrometheusClient::new`](crate::PrometheusClient::new), `homelab_vault::kv::KvClient::new`,
+/// `homelab_flows::digest::post`) call it too, as a fallback for other Rust tools and
+/// tests linking these crates: without a provider, kube, reqwest and vaultrs panic deep
+/// inside their client builders instead of returning an error. This function is the one
+/// place that chooses the provider.
+pub fn ensure_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// `kube::Client::try_from` with the crypto provider in place and errors mapped.
 pub(crate) fn client_from_config(config: kube::Config, api_url: &str) -> Result<kube::Client, K8sError> {
-    install_crypto_provider();
+    ensure_crypto_provider();
     kube::Client::try_from(config).map_err(|e| K8sError::Client {
         url: api_url.to_owned(),
         cause: one_line(&e.to_string(), 300),

@@ -19,8 +19,11 @@
 //!   workload concurrently; a missing workload is left out (the gate reports it
 //!   unreadable), any other API failure is a [`K8sError`]. Prometheus failures never fail
 //!   the collection: they become `deprecated_api_requests: None` with the reason.
+//! * [`collect_snapshot`]: connect and collect under one overall deadline (what the
+//!   `homelab upgrade` verbs run).
 //! * Whisker self-heal: [`WhiskerWatchdog`] reads the Whisker backend's log and
-//!   Goldmane's readiness, and deletes the Whisker pod when told to.
+//!   Goldmane's readiness, and deletes the Whisker pod when told to;
+//!   [`WhiskerWatchdog::run_once`] is one CronJob round (observe, decide, act).
 //! * Secrets: [`SecretReader::read_key`] reads one key of a core/v1 Secret,
 //!   base64-decoded, as a redacted [`homelab_core::secret::SecretString`].
 //! * Errors are typed and display as one line naming the endpoint and the cause, without
@@ -38,8 +41,11 @@
 //!
 //! # TLS
 //!
-//! kube and reqwest use rustls; [`connect`] and [`PrometheusClient::new`] install the
-//! `ring` crypto provider as the process default if none is installed yet.
+//! kube and reqwest use rustls, which needs a process-wide crypto provider: install one
+//! first (the homelab binaries do, through [`ensure_crypto_provider`], at start). As a
+//! fallback for other tools and tests linking this crate, [`connect`] and
+//! [`PrometheusClient::new`] call [`ensure_crypto_provider`] too, which installs `ring`
+//! only when no provider is installed yet.
 
 mod collect;
 mod error;
@@ -51,17 +57,17 @@ mod whisker;
 
 pub use collect::{
     ApiClient, CONTROL_PLANE_LABEL, DEFAULT_REQUEST_TIMEOUT, LEGACY_MASTER_LABEL, MAX_CONCURRENT_REQUESTS,
-    NO_PROMETHEUS_CONFIGURED,
+    NO_PROMETHEUS_CONFIGURED, collect_snapshot,
 };
 pub use error::{K8sError, PromError};
 pub use exec::{DEFAULT_EXEC_TIMEOUT, MAX_PSQL_OUTPUT, PsqlExec, PsqlTarget};
 pub use kubeconfig::{
     API_READ_TIMEOUT, Connection, KubeconfigOptions, KubeconfigSource, SERVICE_ACCOUNT_TOKEN, choose_kubeconfig_source,
-    connect, connect_with_details,
+    connect, connect_with_details, ensure_crypto_provider,
 };
 pub use prometheus::{DEPRECATED_APIS_QUERY, PROMETHEUS_TIMEOUT, PrometheusClient};
 pub use secrets::{SecretKeyError, SecretReader};
-pub use whisker::{WhiskerObservation, WhiskerTarget, WhiskerWatchdog};
+pub use whisker::{OBSERVE_LIMIT, WatchdogAction, WatchdogOutcome, WhiskerObservation, WhiskerTarget, WhiskerWatchdog};
 
 // Re-exported so callers name the same version this crate was built with.
 pub use homelab_core::upgrade::ClusterSnapshot;

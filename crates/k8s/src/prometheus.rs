@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::error::{PromError, cause_of, one_line, redact_url};
-use crate::kubeconfig::install_crypto_provider;
+use crate::kubeconfig::ensure_crypto_provider;
 
 /// The PromQL query sent.
 pub const DEPRECATED_APIS_QUERY: &str = "apiserver_requested_deprecated_apis";
@@ -64,7 +64,7 @@ impl PrometheusClient {
         let path = format!("{}/api/v1/query", url.path().trim_end_matches('/'));
         url.set_path(&path);
 
-        install_crypto_provider();
+        ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(PROMETHEUS_TIMEOUT)
             .connect_timeout(PROMETHEUS_TIMEOUT)

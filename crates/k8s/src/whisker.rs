@@ -5,7 +5,9 @@
 //! Least privilege (what the CronJob's Role needs, in the Whisker namespace only):
 //! `pods`: get, list, delete; `pods/log`: get.
 
-use homelab_core::watchdog::DEFAULT_WINDOW_SECONDS;
+use std::time::Duration;
+
+use homelab_core::watchdog::{DEFAULT_ERROR_MARKERS, DEFAULT_WINDOW_SECONDS, Decision, count_errors, decide};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, LogParams};
 
@@ -126,5 +128,146 @@ impl WhiskerWatchdog {
             self.api.call(&what, || api.delete(name, &params)).await?;
         }
         Ok(())
+    }
+
+    /// One watchdog round, what the CronJob runs: [`observe`](Self::observe) (bounded by
+    /// [`OBSERVE_LIMIT`]), count the Goldmane-connection errors, decide, then — only on a
+    /// restart decision — delete the Whisker pods, or say what it would delete when
+    /// `dry_run`. A failed delete is part of the outcome (the decision was made and is
+    /// reported first); a failed observation is the error.
+    pub async fn run_once(&self, threshold: usize, dry_run: bool) -> Result<WatchdogOutcome, K8sError> {
+        let seen = tokio::time::timeout(OBSERVE_LIMIT, self.observe())
+            .await
+            .map_err(|_| K8sError::Deadline { limit: OBSERVE_LIMIT })??;
+        let errors = count_errors(&seen.backend_log, &DEFAULT_ERROR_MARKERS);
+        let decision = decide(errors, seen.goldmane_ready, threshold);
+        let action = if !decision.restart() {
+            WatchdogAction::None
+        } else if seen.whisker_pods.is_empty() {
+            WatchdogAction::NoPod
+        } else if dry_run {
+            WatchdogAction::WouldDelete(seen.whisker_pods)
+        } else {
+            match self.restart(&seen.whisker_pods).await {
+                Ok(()) => WatchdogAction::Deleted(seen.whisker_pods),
+                Err(error) => WatchdogAction::DeleteFailed {
+                    pods: seen.whisker_pods,
+                    error,
+                },
+            }
+        };
+        Ok(WatchdogOutcome {
+            decision,
+            window_seconds: self.target.window_seconds,
+            namespace: self.target.namespace.clone(),
+            action,
+        })
+    }
+}
+
+/// How long [`WhiskerWatchdog::run_once`] waits for its observation overall.
+pub const OBSERVE_LIMIT: Duration = Duration::from_secs(120);
+
+/// What a [`WhiskerWatchdog::run_once`] round decided and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchdogOutcome {
+    pub decision: Decision,
+    /// The log window, for the decision's message.
+    pub window_seconds: i64,
+    /// The Whisker namespace, for the messages.
+    pub namespace: String,
+    pub action: WatchdogAction,
+}
+
+/// What happened to the Whisker pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchdogAction {
+    /// No restart decided.
+    None,
+    /// Restart decided, but no Whisker pod exists.
+    NoPod,
+    /// Restart decided in a dry run: these pods would have been deleted.
+    WouldDelete(Vec<String>),
+    /// Restart decided and these pods were deleted.
+    Deleted(Vec<String>),
+    /// Restart decided and deleting `pods` failed.
+    DeleteFailed { pods: Vec<String>, error: K8sError },
+}
+
+impl WatchdogOutcome {
+    /// The lines to print, in order: the decision, then what was done about it.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![self.decision.message(self.window_seconds)];
+        match &self.action {
+            WatchdogAction::None | WatchdogAction::DeleteFailed { .. } => {}
+            WatchdogAction::NoPod => {
+                lines.push(format!(
+                    "no whisker pod found in {}; nothing to restart",
+                    self.namespace
+                ));
+            }
+            WatchdogAction::WouldDelete(pods) => lines.push(format!("dry run: would delete {}", pods.join(", "))),
+            WatchdogAction::Deleted(pods) => lines.push(format!("deleted {}", pods.join(", "))),
+        }
+        lines
+    }
+
+    /// The failure to report after [`lines`](Self::lines), if deleting failed.
+    pub fn error(&self) -> Option<&K8sError> {
+        match &self.action {
+            WatchdogAction::DeleteFailed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(decision: Decision, action: WatchdogAction) -> WatchdogOutcome {
+        WatchdogOutcome {
+            decision,
+            window_seconds: 660,
+            namespace: "calico-system".into(),
+            action,
+        }
+    }
+
+    #[test]
+    fn lines_say_the_decision_then_the_action() {
+        let healthy = outcome(Decision::Healthy { errors: 0 }, WatchdogAction::None);
+        assert_eq!(
+            healthy.lines(),
+            vec!["whisker-backend healthy: 0 goldmane-connection errors in the last 11m".to_owned()]
+        );
+        assert!(healthy.error().is_none());
+        let restart = Decision::Restart { errors: 12 };
+        let lines = |a| outcome(restart.clone(), a).lines();
+        assert_eq!(
+            lines(WatchdogAction::NoPod)[1],
+            "no whisker pod found in calico-system; nothing to restart"
+        );
+        assert_eq!(
+            lines(WatchdogAction::WouldDelete(vec!["a".into(), "b".into()]))[1],
+            "dry run: would delete a, b"
+        );
+        assert_eq!(lines(WatchdogAction::Deleted(vec!["a".into()]))[1], "deleted a");
+        assert_eq!(
+            lines(WatchdogAction::Deleted(vec!["a".into()]))[0],
+            restart.message(660)
+        );
+        let failed = outcome(
+            restart.clone(),
+            WatchdogAction::DeleteFailed {
+                pods: vec!["a".into()],
+                error: K8sError::Deadline { limit: OBSERVE_LIMIT },
+            },
+        );
+        assert_eq!(failed.lines(), vec![restart.message(660)]);
+        assert_eq!(
+            failed.error().map(ToString::to_string).as_deref(),
+            Some("the Kubernetes API did not answer within 120 s")
+        );
     }
 }

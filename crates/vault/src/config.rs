@@ -5,8 +5,8 @@
 //! [vault]
 //! addr = "https://vault.example.org"            # $VAULT_ADDR wins over this
 //! vaultwarden_server = "https://vaultwarden.example.org"
-//! creds_path = "secret/workstation/claude-users/{user}"   # the default
-//! scoped_token_file = "~/.config/claude-auth-sync/vault-token"  # the default
+//! creds_path = "secret/homelab/vaultwarden/{user}"   # the default
+//! scoped_token_file = "~/.config/homelab/vault-token"  # the default
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -16,11 +16,14 @@ use serde::Deserialize;
 
 use crate::resolve::{ErrorKind, SecretError};
 
-/// The default per-user Vaultwarden creds path (`{user}` is replaced by the OS user).
-pub const DEFAULT_CREDS_PATH: &str = "secret/workstation/claude-users/{user}";
+/// The default per-user Vaultwarden creds path (`{user}` is replaced by the OS user): a
+/// neutral path under this tool's name (docs/differences.md says why it is not required
+/// config).
+pub const DEFAULT_CREDS_PATH: &str = "secret/homelab/vaultwarden/{user}";
 
-/// The default scoped token file (it must match claude-auth-sync's `CAS_VAULT_TOKEN_FILE`).
-pub const DEFAULT_SCOPED_TOKEN_FILE: &str = "~/.config/claude-auth-sync/vault-token";
+/// The default scoped token file, next to the config file. An installation whose token
+/// is provisioned elsewhere (e.g. by another tool) sets `scoped_token_file`.
+pub const DEFAULT_SCOPED_TOKEN_FILE: &str = "~/.config/homelab/vault-token";
 
 /// `[vault]` in the config file. Every key is optional; unknown keys are refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -92,10 +95,10 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let c = VaultConfig::default();
-        assert_eq!(c.creds_path_for("alice"), "secret/workstation/claude-users/alice");
+        assert_eq!(c.creds_path_for("alice"), "secret/homelab/vaultwarden/alice");
         assert_eq!(
             c.scoped_token_path(Some(Path::new("/home/a"))).unwrap(),
-            PathBuf::from("/home/a/.config/claude-auth-sync/vault-token")
+            PathBuf::from("/home/a/.config/homelab/vault-token")
         );
         assert_eq!(c.scoped_token_path(None), None);
         let e = c.address(None).unwrap_err();

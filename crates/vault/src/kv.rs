@@ -117,7 +117,7 @@ impl fmt::Debug for KvClient {
 impl KvClient {
     /// A client for `addr` (http(s) URL) authenticating with `token`.
     pub fn new(addr: &str, token: &SecretString, timeout: Duration) -> Result<KvClient, SecretError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        homelab_k8s::ensure_crypto_provider();
         let settings = VaultClientSettingsBuilder::default()
             .address(addr)
             .token(token.expose())

@@ -102,7 +102,10 @@ mod tests {
             vault_token: None,
             home: Some(home.path().into()),
         };
-        let cfg = VaultConfig::default();
+        let cfg = VaultConfig {
+            scoped_token_file: Some("~/.config/claude-auth-sync/vault-token".into()),
+            ..VaultConfig::default()
+        };
         let vw = discover_token(TokenPurpose::Vaultwarden, &cfg, &env);
         assert_eq!(
             (vw.source(), vw.token().unwrap().expose()),

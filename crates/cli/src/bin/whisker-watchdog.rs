@@ -8,11 +8,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use homelab_cli::exit;
-use homelab_core::watchdog::{DEFAULT_ERROR_MARKERS, DEFAULT_THRESHOLD, DEFAULT_WINDOW_SECONDS, count_errors, decide};
+use homelab_core::watchdog::{DEFAULT_THRESHOLD, DEFAULT_WINDOW_SECONDS};
 use homelab_k8s::{KubeconfigOptions, WhiskerTarget, WhiskerWatchdog};
 
 #[derive(Debug, Parser)]
@@ -43,6 +42,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    homelab_cli::ctx::init();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => return homelab_cli::fail::usage_with(e, exit::service::USAGE, "whisker-watchdog"),
@@ -61,32 +61,24 @@ fn run(args: Args) -> anyhow::Result<()> {
     let rt = homelab_cli::ctx::runtime()?;
     rt.block_on(async {
         let connection = homelab_k8s::connect_with_details(&KubeconfigOptions {
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
+            kubeconfig: args.kubeconfig,
+            context: args.context,
         })
         .await?;
         let target = WhiskerTarget {
-            namespace: args.namespace.clone(),
+            namespace: args.namespace,
             window_seconds: args.window_seconds,
             ..WhiskerTarget::default()
         };
-        let watchdog = WhiskerWatchdog::new(&connection, target);
-        let seen = tokio::time::timeout(Duration::from_secs(120), watchdog.observe())
-            .await
-            .map_err(|_| anyhow::anyhow!("the Kubernetes API did not answer within 120 s"))??;
-        let errors = count_errors(&seen.backend_log, &DEFAULT_ERROR_MARKERS);
-        let decision = decide(errors, seen.goldmane_ready, args.threshold as usize);
-        println!("{}", decision.message(args.window_seconds));
-        if decision.restart() {
-            if seen.whisker_pods.is_empty() {
-                println!("no whisker pod found in {}; nothing to restart", args.namespace);
-            } else if args.dry_run {
-                println!("dry run: would delete {}", seen.whisker_pods.join(", "));
-            } else {
-                watchdog.restart(&seen.whisker_pods).await?;
-                println!("deleted {}", seen.whisker_pods.join(", "));
-            }
+        let outcome = WhiskerWatchdog::new(&connection, target)
+            .run_once(args.threshold as usize, args.dry_run)
+            .await?;
+        for line in outcome.lines() {
+            println!("{line}");
         }
-        Ok(())
+        match outcome.error() {
+            Some(e) => Err(e.clone().into()),
+            None => Ok(()),
+        }
     })
 }

@@ -27,7 +27,10 @@ impl Env {
         vault.put("secret", "app/db", &[("password", CANARY), ("user", "app")]);
         let home = tempfile::tempdir().unwrap();
         let env = Env { vault, home };
-        env.write_config(&format!("[vault]\naddr = \"{}\"\n", env.vault.url()));
+        env.write_config(&format!(
+            "[vault]\naddr = \"{}\"\ncreds_path = \"secret/workstation/claude-users/{{user}}\"\nscoped_token_file = \"~/.config/claude-auth-sync/vault-token\"\n",
+            env.vault.url()
+        ));
         std::fs::write(env.home.path().join(".vault-token"), format!("{OWN_TOKEN}\n")).unwrap();
         let scoped = env.home.path().join(".config/claude-auth-sync/vault-token");
         std::fs::create_dir_all(scoped.parent().unwrap()).unwrap();

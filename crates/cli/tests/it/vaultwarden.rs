@@ -111,7 +111,7 @@ fn setup_env(with_creds: bool) -> Env {
     std::fs::write(
         home.join(".config/homelab/config.toml"),
         format!(
-            "[vault]\naddr = \"{}\"\nvaultwarden_server = \"https://vw.example.org\"\n",
+            "[vault]\naddr = \"{}\"\nvaultwarden_server = \"https://vw.example.org\"\ncreds_path = \"secret/workstation/claude-users/{{user}}\"\nscoped_token_file = \"~/.config/claude-auth-sync/vault-token\"\n",
             env.vault.url()
         ),
     )
@@ -340,7 +340,7 @@ fn refusals_and_bad_input() {
     // No Vaultwarden server configured: a configuration error.
     std::fs::write(
         env.home().join(".config/homelab/config.toml"),
-        format!("[vault]\naddr = \"{}\"\n", env.vault.url()),
+        format!("[vault]\naddr = \"{}\"\ncreds_path = \"secret/workstation/claude-users/{{user}}\"\nscoped_token_file = \"~/.config/claude-auth-sync/vault-token\"\n", env.vault.url()),
     )
     .unwrap();
     let r = env.run(&["list"]);

@@ -11,7 +11,8 @@
 //! - **Chain order** is the module's ([`middleware_chain`]), de-duplicated, extra
 //!   middlewares last; `extra_annotations` cannot replace the chain.
 //! - **No personal IDs compiled in**: domains, zone and tunnel ids, IPs and default
-//!   groups come from the spec or [`IngressDefaults`] (the config file).
+//!   groups, and the namespace → homepage group table, come from the spec or
+//!   [`IngressDefaults`] (the config file).
 //!
 //! Matches the module (`modules/kubernetes/ingress_factory/main.tf`): variable names and
 //! defaults, the chain and its per-ingress references (`<ns>-<kind>-<name>@kubernetescrd`),
@@ -50,7 +51,7 @@ pub use render::{
     mw, render,
 };
 pub use spec::{
-    Auth, DEFAULT_ALLOWED_GROUPS, DEFAULT_SABLIER_URL, DnsType, FIELDS, IngressDefaults, IngressSpec, SABLIER_THEMES,
-    Sablier, SablierStrategy, SpecError, homepage_group_for, is_go_duration, parse_body_size,
+    Auth, DEFAULT_ALLOWED_GROUPS, DEFAULT_HOMEPAGE_GROUP, DEFAULT_SABLIER_URL, DnsType, FIELDS, IngressDefaults,
+    IngressSpec, SABLIER_THEMES, Sablier, SablierStrategy, SpecError, is_go_duration, parse_body_size,
 };
 pub use stream::{YamlStreamError, yaml_stream};

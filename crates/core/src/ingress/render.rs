@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::spec::{
-    Auth, DEFAULT_ALLOWED_GROUPS, DEFAULT_SABLIER_URL, DnsType, IngressSpec, SABLIER_THEMES, SablierStrategy,
-    SpecError, homepage_group_for, is_go_duration, valid_ipv4, valid_ipv6,
+    Auth, DEFAULT_ALLOWED_GROUPS, DEFAULT_HOMEPAGE_GROUP, DEFAULT_SABLIER_URL, DnsType, IngressSpec, SABLIER_THEMES,
+    SablierStrategy, SpecError, is_go_duration, valid_ipv4, valid_ipv6,
 };
 use crate::names::{is_dns_label, is_dns_subdomain};
 use crate::posture;
@@ -229,10 +229,7 @@ fn annotations(spec: &IngressSpec, eff: &Effective<'_>, chain: &[String]) -> Map
     put(posture::TRAEFIK_MIDDLEWARES_ANNOTATION.to_owned(), chain.join(","));
     put(ENTRYPOINTS_ANNOTATION.to_owned(), ENTRYPOINT.to_owned());
     if spec.homepage_enabled {
-        let group = spec
-            .homepage_group
-            .as_deref()
-            .unwrap_or_else(|| homepage_group_for(&spec.namespace));
+        let group = spec.homepage_group.as_deref().unwrap_or(DEFAULT_HOMEPAGE_GROUP);
         put("gethomepage.dev/enabled".into(), "true".into());
         put("gethomepage.dev/name".into(), spec.name.replace(['-', '_'], " "));
         put("gethomepage.dev/group".into(), group.to_owned());

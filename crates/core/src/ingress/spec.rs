@@ -229,7 +229,9 @@ pub struct IngressSpec {
     pub external_monitor_name: Option<String>,
     /// Default true.
     pub homepage_enabled: bool,
-    /// Default: by namespace (see [`homepage_group_for`]), else `Other`.
+    /// Default: by namespace from the installation's table
+    /// ([`IngressDefaults::homepage_groups`], applied by [`IngressSpec::with_defaults`]),
+    /// else [`DEFAULT_HOMEPAGE_GROUP`].
     pub homepage_group: Option<String>,
     pub sablier: Option<Sablier>,
     pub cloudflare_zone_id: Option<String>,
@@ -384,6 +386,9 @@ impl IngressSpec {
         if self.allowed_groups.is_none() {
             self.allowed_groups.clone_from(&d.allowed_groups);
         }
+        if self.homepage_group.is_none() {
+            self.homepage_group = d.homepage_groups.get(&self.namespace).cloned();
+        }
         self
     }
 }
@@ -448,7 +453,15 @@ pub struct IngressDefaults {
     pub public_ipv6: Option<String>,
     pub internal_lb_ip: Option<String>,
     pub allowed_groups: Option<Vec<String>>,
+    /// Namespace → homepage group, for specs that do not name their `homepage_group`
+    /// (`[ingress.homepage_groups]`; a namespace not listed gets [`DEFAULT_HOMEPAGE_GROUP`]).
+    #[serde(default)]
+    pub homepage_groups: std::collections::BTreeMap<String, String>,
 }
+
+/// The homepage group of a spec that names none and whose namespace the installation's
+/// `homepage_groups` table does not list.
+pub const DEFAULT_HOMEPAGE_GROUP: &str = "Other";
 
 /// Parses `max_body_size`: digits with an optional `k`/`m`/`g` suffix (any case; 1024
 /// based); a bare number is bytes. Zero and overflowing sizes are refused.
@@ -711,43 +724,6 @@ fn sablier(v: &Value) -> Result<Option<Sablier>, SpecError> {
     Ok(Some(s))
 }
 
-/// The module's namespace → homepage group table (used when `homepage_group` is unset).
-const NS_TO_GROUP: &[(&str, &str)] = &[
-    ("authentik", "Identity & Security"),
-    ("changedetection", "Automation"),
-    ("crowdsec", "Identity & Security"),
-    ("dbaas", "Infrastructure"),
-    ("finance", "Finance & Personal"),
-    ("forgejo", "Development & CI"),
-    ("frigate", "Smart Home"),
-    ("home-assistant", "Smart Home"),
-    ("homepage", "Core Platform"),
-    ("immich", "Media & Entertainment"),
-    ("kyverno", "Infrastructure"),
-    ("mailserver", "Infrastructure"),
-    ("metallb-system", "Infrastructure"),
-    ("monitoring", "Infrastructure"),
-    ("n8n", "Automation"),
-    ("navidrome", "Media & Entertainment"),
-    ("nextcloud", "Productivity"),
-    ("ollama", "AI & Data"),
-    ("prometheus", "Infrastructure"),
-    ("reverse-proxy", "Smart Home"),
-    ("servarr", "Media & Entertainment"),
-    ("technitium", "Infrastructure"),
-    ("traefik", "Infrastructure"),
-    ("woodpecker", "Development & CI"),
-];
-
-/// The homepage group for a namespace when the spec does not name one: the module's
-/// table, else `Other`.
-pub fn homepage_group_for(namespace: &str) -> &'static str {
-    NS_TO_GROUP
-        .binary_search_by(|(ns, _)| (*ns).cmp(namespace))
-        .map(|i| NS_TO_GROUP[i].1)
-        .unwrap_or("Other")
-}
-
 fn first_line(s: &str) -> String {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim().to_owned()
 }
@@ -788,10 +764,28 @@ mod tests {
     }
 
     #[test]
-    fn homepage_table_is_sorted() {
-        assert!(NS_TO_GROUP.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(homepage_group_for("immich"), "Media & Entertainment");
-        assert_eq!(homepage_group_for("blog"), "Other");
+    fn homepage_groups_come_from_the_defaults_and_the_spec_wins() {
+        let d = IngressDefaults {
+            homepage_groups: [("immich".to_owned(), "Media & Entertainment".to_owned())].into(),
+            ..IngressDefaults::default()
+        };
+        let spec = |ns: &str, group: Option<&str>| {
+            let mut v = serde_json::json!({"name": "a", "namespace": ns, "tls_secret_name": "t"});
+            if let Some(g) = group {
+                v["homepage_group"] = g.into();
+            }
+            IngressSpec::from_value(&v).unwrap().with_defaults(&d).homepage_group
+        };
+        assert_eq!(spec("immich", None).as_deref(), Some("Media & Entertainment"));
+        assert_eq!(spec("immich", Some("Lab")).as_deref(), Some("Lab"));
+        assert_eq!(spec("blog", None), None);
+        assert_eq!(
+            IngressSpec::from_value(&serde_json::json!({"name": "a", "namespace": "immich", "tls_secret_name": "t"}))
+                .unwrap()
+                .homepage_group,
+            None,
+            "no table is compiled in"
+        );
     }
 
     #[test]

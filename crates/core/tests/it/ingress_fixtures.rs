@@ -7,12 +7,51 @@
 
 use std::path::Path;
 
-use homelab_core::ingress::{IngressSpec, render};
+use homelab_core::ingress::{IngressDefaults, IngressSpec, render};
 use homelab_testkit::fixtures;
 use serde_json::{Value, json};
 
+/// The installation defaults the fixtures render with: only a namespace → homepage group
+/// table (the one the original module had compiled in; here it is configuration).
+const HOMEPAGE_GROUPS: &[(&str, &str)] = &[
+    ("authentik", "Identity & Security"),
+    ("changedetection", "Automation"),
+    ("crowdsec", "Identity & Security"),
+    ("dbaas", "Infrastructure"),
+    ("finance", "Finance & Personal"),
+    ("forgejo", "Development & CI"),
+    ("frigate", "Smart Home"),
+    ("home-assistant", "Smart Home"),
+    ("homepage", "Core Platform"),
+    ("immich", "Media & Entertainment"),
+    ("kyverno", "Infrastructure"),
+    ("mailserver", "Infrastructure"),
+    ("metallb-system", "Infrastructure"),
+    ("monitoring", "Infrastructure"),
+    ("n8n", "Automation"),
+    ("navidrome", "Media & Entertainment"),
+    ("nextcloud", "Productivity"),
+    ("ollama", "AI & Data"),
+    ("prometheus", "Infrastructure"),
+    ("reverse-proxy", "Smart Home"),
+    ("servarr", "Media & Entertainment"),
+    ("technitium", "Infrastructure"),
+    ("traefik", "Infrastructure"),
+    ("woodpecker", "Development & CI"),
+];
+
+fn defaults() -> IngressDefaults {
+    IngressDefaults {
+        homepage_groups: HOMEPAGE_GROUPS
+            .iter()
+            .map(|(ns, g)| ((*ns).to_owned(), (*g).to_owned()))
+            .collect(),
+        ..IngressDefaults::default()
+    }
+}
+
 fn actual(spec_text: &str) -> Value {
-    match IngressSpec::parse(spec_text).and_then(|s| render(&s)) {
+    match IngressSpec::parse(spec_text).and_then(|s| render(&s.with_defaults(&defaults()))) {
         Ok(r) => {
             let mut v = r.to_json();
             v["middlewares"] = json!(r.middlewares);

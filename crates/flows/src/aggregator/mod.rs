@@ -17,6 +17,8 @@
 
 mod http;
 mod metrics;
+mod service;
+pub(crate) mod settings;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +31,8 @@ use tokio::sync::watch;
 
 pub use http::serve;
 pub use metrics::Metrics;
+pub use service::{ServeError, serve_and_run};
+pub use settings::{Lookup, Settings, SettingsError};
 
 use crate::goldmane::{Backoff, FlowSource};
 use crate::store::{EdgeStore, StoreError};

@@ -293,3 +293,31 @@ async fn round_trip_snapshot_through_the_fakes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn collect_snapshot_connects_and_collects_within_the_deadline() {
+    bounded(async {
+        let fake = FakeApiServer::start(&homelab_snapshot()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let opts = homelab_k8s::KubeconfigOptions {
+            kubeconfig: Some(fake.write_kubeconfig(dir.path())),
+            context: None,
+        };
+        let got = homelab_k8s::collect_snapshot(&opts, &matrix_for(&[]), None, Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(got.nodes.len(), 3);
+        fake.set_latency(Duration::from_secs(5));
+        let err = homelab_k8s::collect_snapshot(&opts, &matrix_for(&[]), None, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            K8sError::Deadline {
+                limit: Duration::from_millis(300)
+            }
+        );
+        assert_eq!(err.to_string(), "the Kubernetes API did not answer within 0 s");
+    })
+    .await;
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::support::bounded;
 use homelab_core::upgrade::ClusterSnapshot;
 use homelab_core::watchdog::{DEFAULT_ERROR_MARKERS, DEFAULT_THRESHOLD, Decision, count_errors, decide};
-use homelab_k8s::{WhiskerTarget, WhiskerWatchdog};
+use homelab_k8s::{WatchdogAction, WhiskerTarget, WhiskerWatchdog};
 use homelab_testkit::k8s::{FakeApiServer, FakePod};
 
 fn pod(name: &str, app: &str, ready: bool, container: &str, log: &str) -> FakePod {
@@ -104,6 +104,58 @@ async fn forbidden_is_an_error() {
             e.contains("403") && e.contains("list pods -l k8s-app=whisker in calico-system"),
             "{e}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn run_once_restarts_a_wedged_backend_or_says_what_a_dry_run_would_do() {
+    bounded(async {
+        let api = FakeApiServer::start(&ClusterSnapshot::default()).await;
+        api.insert_pod(pod("whisker-1", "whisker", true, "whisker-backend", &wedged_log(12)));
+        api.insert_pod(pod("goldmane-1", "goldmane", true, "goldmane", ""));
+        let w = WhiskerWatchdog::with_client(api.client().await, WhiskerTarget::default());
+        let dry = w.run_once(DEFAULT_THRESHOLD, true).await.unwrap();
+        assert_eq!(dry.decision, Decision::Restart { errors: 12 });
+        assert_eq!(dry.action, WatchdogAction::WouldDelete(vec!["whisker-1".into()]));
+        assert_eq!(dry.lines()[1], "dry run: would delete whisker-1");
+        assert!(api.deleted_pods().is_empty());
+        let real = w.run_once(DEFAULT_THRESHOLD, false).await.unwrap();
+        assert_eq!(real.action, WatchdogAction::Deleted(vec!["whisker-1".into()]));
+        assert_eq!(
+            real.lines(),
+            vec![
+                Decision::Restart { errors: 12 }.message(660),
+                "deleted whisker-1".into()
+            ]
+        );
+        assert!(real.error().is_none());
+        assert_eq!(api.deleted_pods(), vec!["calico-system/whisker-1"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn run_once_holds_without_a_ready_goldmane_and_reports_a_missing_pod() {
+    bounded(async {
+        let api = FakeApiServer::start(&ClusterSnapshot::default()).await;
+        api.insert_pod(pod("whisker-1", "whisker", true, "whisker-backend", &wedged_log(30)));
+        api.insert_pod(pod("goldmane-1", "goldmane", false, "goldmane", ""));
+        let w = WhiskerWatchdog::with_client(api.client().await, WhiskerTarget::default());
+        let held = w.run_once(DEFAULT_THRESHOLD, false).await.unwrap();
+        assert_eq!(held.decision, Decision::HoldGoldmaneNotReady { errors: 30 });
+        assert_eq!(held.action, WatchdogAction::None);
+        assert_eq!(held.lines().len(), 1);
+        assert!(api.deleted_pods().is_empty());
+
+        let empty = FakeApiServer::start(&ClusterSnapshot::default()).await;
+        empty.insert_pod(pod("goldmane-1", "goldmane", true, "goldmane", ""));
+        let w = WhiskerWatchdog::with_client(empty.client().await, WhiskerTarget::default());
+        // No Whisker pod: no log, so no restart decision either.
+        assert_eq!(w.run_once(1, false).await.unwrap().action, WatchdogAction::None);
+        empty.fail_all(403);
+        let e = w.run_once(1, false).await.unwrap_err().to_string();
+        assert!(e.contains("403"), "{e}");
     })
     .await;
 }

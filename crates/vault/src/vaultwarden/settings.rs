@@ -224,6 +224,7 @@ mod tests {
     fn config(server: Option<&str>) -> VaultConfig {
         VaultConfig {
             vaultwarden_server: server.map(Into::into),
+            creds_path: Some("secret/workstation/claude-users/{user}".into()),
             ..VaultConfig::default()
         }
     }
