@@ -88,6 +88,17 @@ impl Ctx {
     }
 }
 
+/// The wall clock in Unix seconds: the one place a `homelab` verb reads it (core takes
+/// `now` as an argument). A clock before 1970 is an error, not a date: decisions that
+/// depend on today (exemption expiry, `--new-since 7d`) must not run on a wrong one.
+pub fn unix_now() -> anyhow::Result<i64> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| anyhow!("system clock before 1970: {e}"))?
+        .as_secs();
+    Ok(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
 /// How long a command waits on its backends (Vault, the cluster, the database) overall.
 pub const OVERALL_TIMEOUT: Duration = Duration::from_secs(60);
 

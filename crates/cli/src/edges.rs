@@ -9,14 +9,13 @@
 //! Exit codes: 0 ok; 2 bad flags, unreachable database or cluster ([`exit::ERROR`]).
 
 use anyhow::anyhow;
-use homelab_cli::ctx::{Ctx, OVERALL_TIMEOUT, write_stdout};
+use homelab_cli::ctx::{Ctx, OVERALL_TIMEOUT, unix_now, write_stdout};
 use homelab_cli::exit;
 use homelab_cli::fail::Failure;
 use homelab_core::flows::Action;
 use homelab_core::flows::netpol::{PolicyRequest, derive, dns_cidr};
 use homelab_core::flows::query::{self, EdgeQuery, MAX_LIMIT, PeersQuery};
 use homelab_core::flows::render::{self, Format};
-use homelab_flows::aggregator::unix_now;
 use homelab_flows::store::{AnyReader, EdgeReader, ReaderOptions, open_reader};
 
 use crate::args::{EdgeSourceArgs, EdgesArgs, EdgesCmd, PolicyArgs};
@@ -53,7 +52,7 @@ async fn open(a: &EdgeSourceArgs) -> Result<AnyReader, Failure> {
 }
 
 fn list(ctx: &Ctx, a: EdgesArgs) -> Result<u8, Failure> {
-    let now = unix_now();
+    let now = unix_now().map_err(fail)?;
     let new_since = a
         .new_since
         .as_deref()
@@ -102,7 +101,7 @@ fn policy(ctx: &Ctx, p: PolicyArgs) -> Result<u8, Failure> {
         .iter()
         .map(|c| dns_cidr(c).ok_or_else(|| fail(anyhow!("--dns-ip {c:?} is not an IPv4/IPv6 address or CIDR"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let now = unix_now();
+    let now = unix_now().map_err(fail)?;
     let (rows, observed_since) = ctx.block_on_within(exit::ERROR, OVERALL_TIMEOUT, async {
         let reader = open(&p.source).await?;
         let q = EdgeQuery {

@@ -4,7 +4,7 @@
 
 use anyhow::anyhow;
 use homelab_cli::config::PolicyConfig;
-use homelab_cli::ctx::Ctx;
+use homelab_cli::ctx::{Ctx, unix_now};
 use homelab_cli::exit::policy::ERROR;
 use homelab_cli::fail::Failure;
 use homelab_core::policy::{self, Date, Options, Profile, Source, TrustedRegistry, render};
@@ -89,15 +89,7 @@ fn options(a: &PolicyCheckArgs, config: &PolicyConfig) -> Result<Options, Failur
         .collect::<Result<Vec<_>, _>>()?;
     let today = match &a.today {
         Some(t) => Some(Date::parse(t).ok_or_else(|| error(anyhow!("--today {t:?} is not a YYYY-MM-DD date")))?),
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_err(|e| error(anyhow!("system clock before 1970: {e}")))?
-                .as_secs();
-            Some(Date::from_unix_days(
-                i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2),
-            ))
-        }
+        None => Some(Date::from_unix_seconds(unix_now().map_err(error)?)),
     };
     Ok(Options {
         profile: match a.profile {
