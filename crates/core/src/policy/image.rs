@@ -83,6 +83,11 @@ impl ImageRef {
         if registry.is_empty() || registry.starts_with(':') {
             return Err(err("empty registry"));
         }
+        if !is_registry_host(&registry) {
+            return Err(err(
+                "registry must be a host name with a dot, localhost or an IP, optionally with :port",
+            ));
+        }
         let registry = normalise_registry(&registry);
         if path.is_empty() {
             return Err(err("empty repository"));
@@ -125,6 +130,50 @@ impl ImageRef {
 pub fn is_sha256_digest(d: &str) -> bool {
     d.strip_prefix("sha256:")
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// `host[:port]` as the container runtime reads the first path component: a DNS name of
+/// ASCII letters, digits and `-` in dot-separated labels, `localhost`, or a bracketed IPv6
+/// literal; a port of 1–5 digits. A name must have a dot (or be `localhost`), else it is
+/// only a registry because of its capital letters, and its lower-cased canonical form would
+/// read back as a Docker Hub repository (`Registry/app` vs `registry/app`).
+fn is_registry_host(r: &str) -> bool {
+    let (host, port) = match r.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, after)) => {
+                if ip.is_empty() || !ip.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+                    return false;
+                }
+                match after {
+                    "" => return true,
+                    p => match p.strip_prefix(':') {
+                        Some(port) => ("[ipv6]", Some(port)),
+                        None => return false,
+                    },
+                }
+            }
+            None => return false,
+        },
+        None => match r.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (r, None),
+        },
+    };
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    if host == "[ipv6]" {
+        return true;
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    (host.contains('.') || host.eq_ignore_ascii_case("localhost") || port.is_some()) && host.split('.').all(label_ok)
 }
 
 fn normalise_registry(r: &str) -> String {
@@ -210,6 +259,31 @@ mod tests {
         assert_eq!(p("index.docker.io/library/nginx").registry, "docker.io");
         assert_eq!(p("bitnami/redis:7").to_string(), "docker.io/bitnami/redis:7");
         assert_eq!(p("localhost/app").registry, "localhost");
+    }
+
+    #[test]
+    fn registry_hosts_are_validated() {
+        assert_eq!(p("registry:5000/app").registry, "registry:5000");
+        assert_eq!(p("Registry.Example.org/app").registry, "registry.example.org");
+        assert_eq!(p("[::1]:5000/app").registry, "[::1]:5000");
+        assert_eq!(p("LOCALHOST/app").registry, "localhost");
+        // A capital letter alone makes the first component a host, but its lower-cased
+        // canonical form would read back as a Docker Hub path: refused (proptest found "A/a").
+        for bad in [
+            "A/a",
+            "MyReg/app",
+            "bm$.x/f",
+            "reg.é.org/app",
+            "-a.org/app",
+            "a.org:/app",
+            "a.org:123456/app",
+        ] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad}");
+        }
+        for ok in ["ghcr.io/o/app", "registry.local:5000/team/app", "localhost:5000/app"] {
+            let r = p(ok);
+            assert_eq!(ImageRef::parse(&r.to_string()).as_ref(), Ok(&r), "{ok}");
+        }
     }
 
     #[test]
