@@ -5,10 +5,8 @@
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use homelab_flows::sim::pki::ThrowawayPki;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use homelab_flows::sim::pki::{ThrowawayPki, ca_params, write_pem};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose};
 
 /// Why the test PKI could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +47,8 @@ impl TestPki {
         let params = ca_params("unrelated CA")?;
         let other_key = KeyPair::generate()?;
         let other_cert = params.self_signed(&other_key)?;
-        let other_ca_cert = write(dir, "other-ca.crt", &other_cert.pem())?;
-        let other_ca_key = write(dir, "other-ca.key", &other_key.serialize_pem())?;
+        let other_ca_cert = write_pem(dir, "other-ca.crt", &other_cert.pem())?;
+        let other_ca_key = write_pem(dir, "other-ca.key", &other_key.serialize_pem())?;
         let other = Issuer::new(params, other_key);
 
         let mut params = CertificateParams::new(Vec::<String>::new())?;
@@ -60,8 +58,8 @@ impl TestPki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &other)?;
-        let other_client_cert = write(dir, "other-client.crt", &cert.pem())?;
-        let other_client_key = write(dir, "other-client.key", &key.serialize_pem())?;
+        let other_client_cert = write_pem(dir, "other-client.crt", &cert.pem())?;
+        let other_client_key = write_pem(dir, "other-client.key", &key.serialize_pem())?;
         Ok(TestPki {
             pki,
             other_ca_cert,
@@ -86,21 +84,8 @@ impl TestPki {
         params.use_authority_key_identifier_extension = true;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let cert = params.signed_by(&key, &ca)?;
-        write(&self.dir, &format!("{name}.crt"), &cert.pem())
+        Ok(write_pem(&self.dir, &format!("{name}.crt"), &cert.pem())?)
     }
-}
-
-/// The parameters of a CA certificate (the product's CA has the same ones).
-fn ca_params(name: &str) -> Result<CertificateParams, TestPkiError> {
-    let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    Ok(params)
 }
 
 fn read(path: &Path) -> Result<String, TestPkiError> {
@@ -108,13 +93,4 @@ fn read(path: &Path) -> Result<String, TestPkiError> {
         path: path.to_owned(),
         source,
     })
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, TestPkiError> {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).map_err(|source| TestPkiError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(path)
 }

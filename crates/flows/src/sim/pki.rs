@@ -65,25 +65,27 @@ struct Ca {
     issuer: Issuer<'static, KeyPair>,
 }
 
-impl Ca {
-    fn params(name: &str) -> Result<CertificateParams, PkiError> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        Ok(params)
-    }
+/// The parameters of a CA certificate named `name` (also what a test needs to rebuild the
+/// issuer from `ca.key`, or to make an unrelated CA).
+pub fn ca_params(name: &str) -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
 
+impl Ca {
     fn new(name: &str, dir: &Path, cert_file: &str, key_file: &str) -> Result<(Ca, PathBuf, PathBuf), PkiError> {
-        let params = Self::params(name)?;
+        let params = ca_params(name)?;
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
-        let cert_path = write(dir, cert_file, &cert.pem())?;
-        let key_path = write(dir, key_file, &key.serialize_pem())?;
+        let cert_path = write_pem(dir, cert_file, &cert.pem())?;
+        let key_path = write_pem(dir, key_file, &key.serialize_pem())?;
         Ok((
             Ca {
                 issuer: Issuer::new(params, key),
@@ -110,13 +112,14 @@ impl Ca {
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok((
-            write(dir, cert_file, &cert.pem())?,
-            write(dir, key_file, &key.serialize_pem())?,
+            write_pem(dir, cert_file, &cert.pem())?,
+            write_pem(dir, key_file, &key.serialize_pem())?,
         ))
     }
 }
 
-fn write(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, PkiError> {
+/// Writes one PEM file `dir/name`.
+pub fn write_pem(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, PkiError> {
     let path = dir.join(name);
     std::fs::write(&path, contents).map_err(|source| PkiError::Io {
         path: path.clone(),
