@@ -127,9 +127,27 @@ pub enum FileMode {
 /// Writes `bytes` to `path` through a temporary file in the same directory: write, fsync,
 /// rename. Readers never see a partial file; on failure the temporary file is removed.
 /// Errors are one line naming the step and the path.
+///
+/// What is at `path` decides where the bytes go: a symlink is followed (its target is
+/// replaced atomically, the link stays; a dangling link is an error), and a device, FIFO
+/// or socket is never replaced by a regular file (as root, `-o /dev/null` would otherwise
+/// turn the device node into a file holding the secret): that is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let fail = |what: &str, e: &dyn std::fmt::Display| anyhow!("cannot {what} {}: {e}", path.display());
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(|e| fail("follow the symlink", &e))?
+        }
+        _ => path.to_path_buf(),
+    };
+    if let Ok(m) = std::fs::metadata(&target) {
+        let t = m.file_type();
+        if t.is_char_device() || t.is_block_device() || t.is_fifo() || t.is_socket() {
+            return Err(anyhow!("refusing to replace {}: not a regular file", path.display()));
+        }
+    }
+    let path = target.as_path();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -210,6 +228,43 @@ mod tests {
         let e = write_atomic(&dir_in_the_way, b"x", FileMode::Private).unwrap_err();
         assert!(e.to_string().starts_with("cannot rename the temporary file to "), "{e}");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn atomic_writes_follow_symlinks_and_never_replace_special_files() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real.env");
+        std::fs::write(&real, "old").unwrap();
+        let link = d.path().join("link.env");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"new", FileMode::Private).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+            "the link stays"
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        let dangling = d.path().join("dangling");
+        std::os::unix::fs::symlink(d.path().join("missing/x"), &dangling).unwrap();
+        let e = write_atomic(&dangling, b"x", FileMode::Private).unwrap_err();
+        assert!(e.to_string().starts_with("cannot follow the symlink "), "{e}");
+        // A socket node (and a symlink to it) stands for devices and FIFOs here, so that a
+        // regression cannot clobber a real device: refused, left as it is.
+        let socket = d.path().join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let socket_link = d.path().join("sock-link");
+        std::os::unix::fs::symlink(&socket, &socket_link).unwrap();
+        for p in [&socket, &socket_link] {
+            let e = write_atomic(p, b"secret", FileMode::Private).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("refusing to replace {}: not a regular file", p.display())
+            );
+        }
+        assert!(std::os::unix::fs::FileTypeExt::is_socket(
+            &std::fs::metadata(&socket).unwrap().file_type()
+        ));
+        // Nothing was left behind beside the files the test made.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 5);
     }
 
     #[test]
